@@ -1,0 +1,407 @@
+"""Tests for torch_deepsmote.datasets on tiny fixtures written in each on-disk format."""
+
+from __future__ import annotations
+
+import collections
+import gzip
+import pickle
+import struct
+from pathlib import Path
+
+import numpy as np
+import pytest
+import scipy.io
+import torch
+
+from torch_deepsmote.datasets import (
+    CELEBA_TRAIN_PROFILE,
+    CIFAR10_TRAIN_PROFILE,
+    DEBIAN_FASHION_MNIST,
+    MNIST_TEST_PROFILE,
+    MNIST_TRAIN_PROFILE,
+    PROFILES,
+    load_cifar10,
+    load_dataset,
+    load_digits_images,
+    load_idx,
+    load_svhn,
+    make_imbalanced,
+    scale_profile,
+)
+
+# --------------------------------------------------------------------------- helpers
+
+
+def write_idx(path: Path, array: np.ndarray, *, gz: bool = False, type_code: int = 0x08) -> None:
+    header = bytes([0, 0, type_code, array.ndim]) + struct.pack(f">{array.ndim}I", *array.shape)
+    data = header + array.tobytes()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(gzip.compress(data) if gz else data)
+
+
+def write_mnist_like(folder: Path, *, n: int = 5, seed: int = 0, train: bool = True, gz: bool = False):
+    rng = np.random.default_rng(seed)
+    images = rng.integers(0, 256, size=(n, 4, 3), dtype=np.uint8)  # H != W catches swaps
+    labels = rng.integers(0, 10, size=n, dtype=np.uint8)
+    prefix = "train" if train else "t10k"
+    suffix = ".gz" if gz else ""
+    write_idx(folder / f"{prefix}-images-idx3-ubyte{suffix}", images, gz=gz)
+    write_idx(folder / f"{prefix}-labels-idx1-ubyte{suffix}", labels, gz=gz)
+    return images, labels
+
+
+def write_cifar(folder: Path, *, per_batch: int = 2, test: int = 3, bytes_keys: bool = False):
+    rng = np.random.default_rng(1)
+    folder.mkdir(parents=True, exist_ok=True)
+    written = {}
+    names = [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]
+    for name in names:
+        n = test if name == "test_batch" else per_batch
+        data = rng.integers(0, 256, size=(n, 3072), dtype=np.uint8)
+        labels = rng.integers(0, 10, size=n).tolist()
+        batch = {"batch_label": name, "data": data, "labels": labels}
+        if bytes_keys:
+            batch = {key.encode(): value for key, value in batch.items()}
+        (folder / name).write_bytes(pickle.dumps(batch, protocol=2))
+        written[name] = (data, labels)
+    return written
+
+
+def write_svhn(path: Path, labels: list[int], seed: int = 2) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    x = rng.integers(0, 256, size=(32, 32, 3, len(labels)), dtype=np.uint8)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    scipy.io.savemat(str(path), {"X": x, "y": np.array(labels, dtype=np.uint8).reshape(-1, 1)})
+    return x
+
+
+# --------------------------------------------------------------------------- profiles
+
+
+def test_profiles_match_the_paper():
+    assert MNIST_TRAIN_PROFILE == (4000, 2000, 1000, 750, 500, 350, 200, 100, 60, 40)
+    assert MNIST_TEST_PROFILE == (1000, 500, 250, 187, 125, 87, 50, 25, 15, 10)
+    assert CIFAR10_TRAIN_PROFILE == (4500, 2000, 1000, 800, 600, 500, 400, 250, 150, 80)
+    assert CELEBA_TRAIN_PROFILE == (9000, 4500, 1000, 500, 160)
+    assert PROFILES["fashion-mnist"] == PROFILES["mnist"]
+    assert PROFILES["svhn"]["train"] == PROFILES["cifar10"]["train"] == CIFAR10_TRAIN_PROFILE
+    assert PROFILES["celeba"]["train"] == CELEBA_TRAIN_PROFILE
+    assert "test" not in PROFILES["cifar10"]  # not stated by the paper
+    assert MNIST_TRAIN_PROFILE[0] // MNIST_TRAIN_PROFILE[-1] == 100
+
+
+def test_profiles_are_read_only():
+    with pytest.raises(TypeError):
+        PROFILES["mnist"] = {}  # type: ignore[index]
+    with pytest.raises(TypeError):
+        PROFILES["mnist"]["train"] = ()  # type: ignore[index]
+
+
+def test_scale_profile_reproduces_mnist_test_profile():
+    assert scale_profile(MNIST_TRAIN_PROFILE, 0.25) == MNIST_TEST_PROFILE
+    assert scale_profile([100, 30], 0.29) == (29, 8)  # exact, no 28.999... flooring
+    with pytest.raises(ValueError, match="`factor`"):
+        scale_profile([1], 0.0)
+
+
+# --------------------------------------------------------------------------- make_imbalanced
+
+
+@pytest.fixture
+def targets() -> torch.Tensor:
+    gen = torch.Generator().manual_seed(0)
+    return torch.randint(0, 4, (400,), generator=gen)
+
+
+def test_make_imbalanced_exact_counts_sorted_and_in_class(targets):
+    counts = [30, 20, 5, 1]
+    picked = make_imbalanced(targets, counts, random_state=0)
+    assert picked.dtype == torch.int64
+    assert picked.shape == (56,)
+    assert torch.equal(picked, torch.sort(picked).values)
+    assert len(torch.unique(picked)) == len(picked)
+    assert torch.bincount(targets[picked], minlength=4).tolist() == counts
+
+
+def test_make_imbalanced_paper_profile():
+    targets = torch.arange(10).repeat(4000)
+    picked = make_imbalanced(targets, PROFILES["mnist"]["train"], random_state=3)
+    assert torch.bincount(targets[picked]).tolist() == list(MNIST_TRAIN_PROFILE)
+
+
+def test_make_imbalanced_seeded(targets):
+    first = make_imbalanced(targets, [10, 10, 10, 10], random_state=1)
+    again = make_imbalanced(targets, [10, 10, 10, 10], random_state=1)
+    other = make_imbalanced(targets, [10, 10, 10, 10], random_state=2)
+    assert torch.equal(first, again)
+    assert not torch.equal(first, other)
+    from_generator = make_imbalanced(
+        targets, [10, 10, 10, 10], random_state=torch.Generator().manual_seed(1)
+    )
+    assert torch.equal(first, from_generator)
+
+
+def test_make_imbalanced_dict_equals_sequence_and_ignores_dict_order(targets):
+    as_list = make_imbalanced(targets, [4, 3, 2, 1], random_state=5)
+    as_dict = make_imbalanced(targets, {3: 1, 1: 3, 0: 4, 2: 2}, random_state=5)
+    assert torch.equal(as_list, as_dict)
+
+
+def test_make_imbalanced_more_of_one_class_keeps_earlier_picks(targets):
+    small = make_imbalanced(targets, [3, 3, 3, 3], random_state=9)
+    large = make_imbalanced(targets, [8, 3, 3, 3], random_state=9)
+    assert set(small.tolist()) <= set(large.tolist())
+    assert torch.equal(small[targets[small] != 0], large[targets[large] != 0])
+
+
+def test_make_imbalanced_leaves_out_unlisted_classes(targets):
+    picked = make_imbalanced(targets, {1: 4, 3: 2}, random_state=0)
+    assert sorted(targets[picked].tolist()) == [1, 1, 1, 1, 3, 3]
+    assert make_imbalanced(targets, {}, random_state=0).shape == (0,)
+
+
+def test_make_imbalanced_accepts_lists_arrays_tensors(targets):
+    expected = make_imbalanced(targets, [2, 2, 2, 2], random_state=4)
+    assert torch.equal(make_imbalanced(targets.tolist(), [2, 2, 2, 2], random_state=4), expected)
+    assert torch.equal(
+        make_imbalanced(targets.numpy().astype(np.int32), np.array([2, 2, 2, 2]), random_state=4),
+        expected,
+    )
+
+
+def test_make_imbalanced_leaves_global_rng_alone(targets):
+    state = torch.random.get_rng_state()
+    make_imbalanced(targets, [2, 2, 2, 2])
+    make_imbalanced(targets, [2, 2, 2, 2], random_state=0)
+    assert torch.equal(state, torch.random.get_rng_state())
+
+
+def test_make_imbalanced_too_few_items_names_counts_class_and_numbers():
+    targets = torch.tensor([0, 0, 0, 1, 1, 2, 2, 2])
+    with pytest.raises(ValueError, match=r"`counts` asks for 5 items of class 2, but `targets` has only 3"):
+        make_imbalanced(targets, [1, 1, 5])
+    with pytest.raises(ValueError, match=r"class 7.*only 0"):
+        make_imbalanced(targets, {7: 1})
+
+
+@pytest.mark.parametrize(
+    "counts, error, pattern",
+    [
+        ([1, -1], ValueError, r"`counts\[1\]` must be an int >= 0"),
+        ([1, 1.5], TypeError, r"`counts\[1\]`"),
+        ({0.5: 1}, TypeError, r"`counts` keys"),
+        ("12", TypeError, r"`counts`"),
+        (5, TypeError, r"`counts` must be a sequence"),
+    ],
+)
+def test_make_imbalanced_bad_counts(counts, error, pattern):
+    with pytest.raises(error, match=pattern):
+        make_imbalanced([0, 1, 1], counts)
+
+
+def test_make_imbalanced_bad_targets_and_seed():
+    with pytest.raises(TypeError, match="`targets`.*integer"):
+        make_imbalanced([0.0, 1.0], [1, 1])
+    with pytest.raises(ValueError, match="`targets` must be 1-D"):
+        make_imbalanced(torch.zeros(2, 2, dtype=torch.long), [1])
+    with pytest.raises(ValueError, match="`random_state`"):
+        make_imbalanced([0, 1], [1, 1], random_state=-1)
+
+
+# --------------------------------------------------------------------------- digits
+
+
+def test_load_digits_images_scales_exactly():
+    from sklearn.datasets import load_digits
+
+    images, labels = load_digits_images()
+    assert images.shape == (1797, 1, 8, 8) and images.dtype == torch.uint8
+    assert labels.shape == (1797,) and labels.dtype == torch.int64
+    raw = load_digits().images
+    expected = np.floor(raw * 255 / 16 + 0.5).astype(np.uint8)
+    assert np.array_equal(images[:, 0].numpy(), expected)
+    assert images.min() == 0 and images.max() == 255
+    assert np.array_equal(labels.numpy(), load_digits().target)
+
+
+# --------------------------------------------------------------------------- IDX
+
+
+@pytest.mark.parametrize("gz", [False, True])
+@pytest.mark.parametrize("train", [True, False])
+def test_load_idx_round_trip(tmp_path, gz, train):
+    images, labels = write_mnist_like(tmp_path, train=train, gz=gz)
+    got_images, got_labels = load_idx(tmp_path, train=train)
+    assert got_images.shape == (5, 1, 4, 3) and got_images.dtype == torch.uint8
+    assert got_labels.shape == (5,) and got_labels.dtype == torch.int64
+    assert np.array_equal(got_images[:, 0].numpy(), images)
+    assert np.array_equal(got_labels.numpy(), labels)
+
+
+def test_load_idx_prefers_plain_file_over_gz(tmp_path):
+    plain, _ = write_mnist_like(tmp_path, seed=0)
+    write_mnist_like(tmp_path, seed=1, gz=True)
+    assert np.array_equal(load_idx(tmp_path)[0][:, 0].numpy(), plain)
+
+
+def test_load_idx_torchvision_layouts(tmp_path):
+    mnist, _ = write_mnist_like(tmp_path / "MNIST" / "raw", seed=0)
+    fashion, _ = write_mnist_like(tmp_path / "FashionMNIST" / "raw", seed=1, gz=True)
+    with pytest.raises(ValueError, match="`dataset='mnist'`"):
+        load_idx(tmp_path)
+    assert np.array_equal(load_idx(tmp_path, dataset="mnist")[0][:, 0].numpy(), mnist)
+    assert np.array_equal(load_dataset("fashion-mnist", tmp_path)[0][:, 0].numpy(), fashion)
+    assert np.array_equal(load_dataset("mnist", tmp_path / "MNIST")[0][:, 0].numpy(), mnist)
+    assert np.array_equal(load_idx(tmp_path / "FashionMNIST")[0][:, 0].numpy(), fashion)
+
+
+def test_load_idx_missing_files_lists_folders_and_names(tmp_path):
+    write_mnist_like(tmp_path, train=True)
+    with pytest.raises(FileNotFoundError) as info:
+        load_idx(tmp_path, train=False)
+    message = str(info.value)
+    assert str(tmp_path / "FashionMNIST" / "raw") in message
+    assert "t10k-images-idx3-ubyte" in message and "t10k-labels-idx1-ubyte.gz" in message
+
+
+def test_load_idx_rejects_swapped_files(tmp_path):
+    images, labels = write_mnist_like(tmp_path)
+    write_idx(tmp_path / "train-images-idx3-ubyte", labels)
+    with pytest.raises(ValueError, match="magic number 2051"):
+        load_idx(tmp_path)
+    write_idx(tmp_path / "train-images-idx3-ubyte", images)
+    write_idx(tmp_path / "train-labels-idx1-ubyte", labels.astype(">i4"), type_code=0x0C)
+    with pytest.raises(ValueError, match="magic number 2049"):
+        load_idx(tmp_path)
+
+
+def test_load_idx_rejects_corrupt_files(tmp_path):
+    images, labels = write_mnist_like(tmp_path)
+    path = tmp_path / "train-images-idx3-ubyte"
+    path.write_bytes(path.read_bytes()[:-1])
+    with pytest.raises(ValueError, match="announces"):
+        load_idx(tmp_path)
+    path.write_bytes(b"\x50\x4b\x03\x04" + bytes(20))
+    with pytest.raises(ValueError, match="not an IDX file"):
+        load_idx(tmp_path)
+    write_idx(path, images[:4])
+    with pytest.raises(ValueError, match="4 images but"):
+        load_idx(tmp_path)
+
+
+@pytest.mark.skipif(
+    not (DEBIAN_FASHION_MNIST / "train-images-idx3-ubyte.gz").is_file(),
+    reason=f"Debian package dataset-fashion-mnist not installed ({DEBIAN_FASHION_MNIST})",
+)
+def test_debian_fashion_mnist():
+    images, labels = load_dataset("fashion-mnist", train=True)
+    assert images.shape == (60000, 1, 28, 28) and images.dtype == torch.uint8
+    assert torch.bincount(labels).tolist() == [6000] * 10
+    images, labels = load_dataset("fashion-mnist", train=False)
+    assert images.shape == (10000, 1, 28, 28)
+    assert torch.bincount(labels).tolist() == [1000] * 10
+
+
+# --------------------------------------------------------------------------- CIFAR-10
+
+
+@pytest.mark.parametrize("bytes_keys", [False, True])
+def test_load_cifar10_round_trip(tmp_path, bytes_keys):
+    written = write_cifar(tmp_path / "cifar-10-batches-py", bytes_keys=bytes_keys)
+    images, labels = load_cifar10(tmp_path, train=True)
+    assert images.shape == (10, 3, 32, 32) and images.dtype == torch.uint8
+    assert labels.dtype == torch.int64
+    data = np.concatenate([written[f"data_batch_{i}"][0] for i in range(1, 6)])
+    assert np.array_equal(images.reshape(10, -1).numpy(), data)
+    # channel planes, each row-major: [red 1024 | green 1024 | blue 1024]
+    assert images[0, 0, 0, 1] == data[0, 1] and images[0, 1, 0, 0] == data[0, 1024]
+    assert images[0, 2, 1, 0] == data[0, 2048 + 32]
+    assert labels.tolist() == sum((written[f"data_batch_{i}"][1] for i in range(1, 6)), [])
+    test_images, test_labels = load_cifar10(tmp_path / "cifar-10-batches-py", train=False)
+    assert test_images.shape == (3, 3, 32, 32)
+    assert test_labels.tolist() == written["test_batch"][1]
+
+
+def test_load_cifar10_missing_batch(tmp_path):
+    write_cifar(tmp_path)
+    (tmp_path / "data_batch_5").unlink()
+    with pytest.raises(FileNotFoundError, match="data_batch_5"):
+        load_cifar10(tmp_path)
+
+
+def test_load_cifar10_refuses_arbitrary_pickled_objects(tmp_path):
+    write_cifar(tmp_path)
+    batch = {"data": np.zeros((1, 3072), np.uint8), "labels": [0], "x": collections.OrderedDict()}
+    (tmp_path / "test_batch").write_bytes(pickle.dumps(batch, protocol=2))
+    with pytest.raises(pickle.UnpicklingError, match="collections.OrderedDict"):
+        load_cifar10(tmp_path, train=False)
+
+
+def test_load_cifar10_rejects_wrong_shape(tmp_path):
+    write_cifar(tmp_path)
+    batch = {"data": np.zeros((2, 1024), np.uint8), "labels": [0, 1]}
+    (tmp_path / "test_batch").write_bytes(pickle.dumps(batch))
+    with pytest.raises(ValueError, match=r"\(n, 3072\)"):
+        load_cifar10(tmp_path, train=False)
+
+
+# --------------------------------------------------------------------------- SVHN
+
+
+def test_load_svhn_round_trip_and_ten_means_zero(tmp_path):
+    labels = [10, 1, 5, 10, 9]
+    x = write_svhn(tmp_path / "train_32x32.mat", labels)
+    images, got = load_svhn(tmp_path, split="train")
+    assert images.shape == (5, 3, 32, 32) and images.dtype == torch.uint8
+    assert got.dtype == torch.int64
+    assert got.tolist() == [0, 1, 5, 0, 9]
+    for n in range(5):
+        assert np.array_equal(images[n].numpy(), x[:, :, :, n].transpose(2, 0, 1))
+
+
+def test_load_svhn_subfolder_and_dispatcher(tmp_path):
+    write_svhn(tmp_path / "SVHN" / "test_32x32.mat", [3, 4])
+    images, labels = load_dataset("svhn", tmp_path, train=False)
+    assert images.shape == (2, 3, 32, 32) and labels.tolist() == [3, 4]
+
+
+def test_load_svhn_errors(tmp_path):
+    with pytest.raises(ValueError, match="`split`"):
+        load_svhn(tmp_path, split="valid")
+    with pytest.raises(FileNotFoundError, match="extra_32x32.mat"):
+        load_svhn(tmp_path, split="extra")
+    write_svhn(tmp_path / "train_32x32.mat", [0, 3])
+    with pytest.raises(ValueError, match="1..10"):
+        load_svhn(tmp_path)
+
+
+# --------------------------------------------------------------------------- dispatcher
+
+
+def test_load_dataset_errors(tmp_path):
+    with pytest.raises(ValueError, match=r"`name` must be one of .*'fashion-mnist'.*'svhn'"):
+        load_dataset("cifar100", tmp_path)
+    with pytest.raises(ValueError, match="`root` is required"):
+        load_dataset("cifar10")
+    with pytest.raises(ValueError, match="`train`"):
+        load_dataset("digits", train=False)
+    with pytest.raises(TypeError, match="`train`"):
+        load_dataset("mnist", tmp_path, train="yes")
+
+
+def test_load_dataset_digits_and_cifar(tmp_path):
+    images, labels = load_dataset("digits")
+    assert images.shape == (1797, 1, 8, 8)
+    write_cifar(tmp_path)
+    assert load_dataset("cifar10", tmp_path, train=False)[0].shape == (3, 3, 32, 32)
+
+
+def test_load_cifar10_reads_numpy1_pickles(tmp_path):
+    """The released files name ``numpy.core.multiarray``, not numpy 2's ``numpy._core``."""
+    data = np.arange(2 * 3072).astype(np.uint8).reshape(2, 3072)
+    raw = pickle.dumps({"data": data, "labels": [1, 2]}, protocol=2)
+    raw = raw.replace(b"numpy._core.multiarray", b"numpy.core.multiarray")
+    assert b"numpy.core.multiarray" in raw
+    (tmp_path / "test_batch").write_bytes(raw)
+    images, labels = load_cifar10(tmp_path, train=False)
+    assert np.array_equal(images.reshape(2, -1).numpy(), data) and labels.tolist() == [1, 2]

@@ -1,0 +1,197 @@
+from collections import Counter
+
+import numpy as np
+import pytest
+import torch
+
+from torch_deepsmote import DeepSMOTE
+from tests.conftest import blob_images
+
+
+def _fast(**kwargs):
+    options = dict(latent_dim=8, width=4, epochs=1, batch_size=16, random_state=0, progress=False)
+    return DeepSMOTE(**(options | kwargs))
+
+
+def _counts(labels):
+    return dict(sorted(Counter(labels.tolist()).items()))
+
+
+@pytest.mark.parametrize(
+    "strategy, expected",
+    [
+        ("auto", {0: 30, 1: 30, 2: 30}),
+        ("not majority", {0: 30, 1: 30, 2: 30}),
+        ("all", {0: 30, 1: 30, 2: 30}),
+        ("minority", {0: 30, 1: 12, 2: 30}),
+        ("not minority", {0: 30, 1: 30, 2: 6}),
+        ({1: 20, 2: 9}, {0: 30, 1: 20, 2: 9}),
+        (lambda y: {2: 10}, {0: 30, 1: 12, 2: 10}),
+    ],
+)
+def test_counts_follow_every_strategy_form(tiny_images, strategy, expected, device):
+    images, labels = tiny_images
+    sampler = _fast(sampling_strategy=strategy, device=device)
+    new_images, new_labels = sampler.fit_resample(images, labels)
+    assert _counts(new_labels) == expected
+    assert new_images.shape == (sum(expected.values()), 1, 8, 8)
+    assert torch.equal(new_images[: len(images)], images)
+    assert torch.equal(new_labels[: len(labels)], labels)
+    added = {c: expected[c] - n for c, n in _counts(labels).items() if expected[c] > n}
+    assert {c: n for c, n in sampler.sampling_strategy_.items() if n} == added
+
+
+def test_float_strategy_for_two_classes():
+    images, labels = blob_images([40, 10])
+    _, new_labels = _fast(sampling_strategy=0.5).fit_resample(images, labels)
+    assert _counts(new_labels) == {0: 40, 1: 20}
+
+
+def test_uint8_round_trip(tiny_images):
+    images, labels = tiny_images
+    new_images, _ = _fast().fit_resample(images, labels)
+    assert new_images.dtype == torch.uint8
+
+
+def test_float_round_trip_stays_in_unit_range(tiny_images):
+    images, labels = tiny_images
+    as_float = images.float() / 255
+    new_images, _ = _fast().fit_resample(as_float, labels)
+    assert new_images.dtype == torch.float32
+    assert float(new_images.min()) >= 0.0 and float(new_images.max()) <= 1.0
+    float64, _ = _fast().fit_resample(as_float.double(), labels)
+    assert float64.dtype == torch.float64
+
+
+def test_numpy_input_is_accepted(tiny_images):
+    images, labels = tiny_images
+    new_images, new_labels = _fast().fit_resample(images.numpy(), labels.numpy())
+    assert _counts(new_labels) == {0: 30, 1: 30, 2: 30}
+
+
+def test_same_seed_same_images_different_seed_different(tiny_images):
+    images, labels = tiny_images
+    first, _ = _fast(random_state=7).fit_resample(images, labels)
+    second, _ = _fast(random_state=7).fit_resample(images, labels)
+    third, _ = _fast(random_state=8).fit_resample(images, labels)
+    assert torch.equal(first, second)
+    assert not torch.equal(first, third)
+
+
+def test_sample_repeats_unless_given_a_new_state(tiny_images):
+    images, labels = tiny_images
+    sampler = _fast().fit(images, labels)
+    first, first_labels = sampler.sample()
+    again, _ = sampler.sample()
+    other, _ = sampler.sample(random_state=123)
+    assert torch.equal(first, again)
+    assert not torch.equal(first, other)
+    assert _counts(first_labels) == {1: 18, 2: 24}
+
+
+def test_synthetic_latents_lie_between_same_class_neighbours(tiny_images):
+    images, labels = tiny_images
+    sampler = _fast(k_neighbors=3).fit(images, labels)
+    draw = sampler.draw(2, 40, torch.Generator().manual_seed(0))
+    latents = sampler.latents_[2]
+    new = sampler.latents_for(2, draw)
+    for i in range(40):
+        base, neighbor = int(draw.base[i]), int(draw.neighbor[i])
+        assert neighbor in sampler.neighbors_[2][base].tolist() and neighbor != base
+        expected = latents[base] + draw.gap[i] * (latents[neighbor] - latents[base])
+        assert torch.allclose(new[i], expected, atol=1e-5)
+
+
+def test_fitted_attributes(tiny_images):
+    images, labels = tiny_images
+    sampler = _fast(epochs=2, k_neighbors=4).fit(images, labels)
+    assert sampler.classes_.tolist() == [0, 1, 2]
+    assert len(sampler.history_) == 2
+    assert sampler.image_shape_ == (1, 8, 8)
+    assert set(sampler.latents_) == {1, 2}
+    assert sampler.latents_[1].shape == (12, 8)
+    assert sampler.neighbors_[2].shape == (6, 4)
+    assert not sampler.autoencoder_.training
+
+
+def test_tiny_classes_shrink_k_and_duplicate_singletons():
+    images, labels = blob_images([20, 3, 1])
+    sampler = _fast(k_neighbors=5)
+    with pytest.warns(UserWarning) as record:
+        new_images, new_labels = sampler.fit_resample(images, labels)
+    messages = " ".join(str(w.message) for w in record)
+    assert "using k=2" in messages and "single image" in messages
+    assert sampler.neighbors_[1].shape == (3, 2)
+    synthetic = new_labels[len(labels) :] == 2
+    singles = new_images[len(labels) :][synthetic]
+    assert len(singles) == 19 and bool((singles == singles[0]).all())
+
+
+def test_autoencoder_given_is_copied_not_trained_in_place(tiny_images):
+    from torch_deepsmote import ConvAutoencoder
+
+    images, labels = tiny_images
+    start = ConvAutoencoder((1, 8, 8), latent_dim=8, width=4)
+    before = [p.clone() for p in start.parameters()]
+    sampler = _fast(autoencoder=start).fit(images, labels)
+    assert all(torch.equal(a, b) for a, b in zip(before, start.parameters()))
+    assert sampler.autoencoder_ is not start
+    with pytest.raises(ValueError, match="autoencoder"):
+        _fast(autoencoder=ConvAutoencoder((1, 16, 16), latent_dim=8, width=4)).fit(images, labels)
+
+
+def test_sample_before_fit():
+    with pytest.raises(RuntimeError, match="fit"):
+        DeepSMOTE().sample()
+
+
+@pytest.mark.parametrize(
+    "kwargs, error, match",
+    [
+        ({"k_neighbors": 0}, ValueError, "k_neighbors"),
+        ({"k_neighbors": True}, TypeError, "k_neighbors"),
+        ({"k_neighbors": 2.0}, TypeError, "k_neighbors"),
+        ({"epochs": -1}, ValueError, "epochs"),
+        ({"penalty": "paperish"}, ValueError, "penalty"),
+        ({"knn_backend": "faiss"}, ValueError, "knn_backend"),
+        ({"sampling_strategy": "most"}, ValueError, "sampling_strategy"),
+        ({"sampling_strategy": {5: 40}}, ValueError, r"sampling_strategy.*\{5\} target class"),
+        ({"sampling_strategy": {1: 5}}, ValueError, "greater or equal"),
+        ({"sampling_strategy": 0.5}, ValueError, "binary"),
+        ({"sampling_strategy": None}, TypeError, "sampling_strategy"),
+        ({"sampling_strategy": lambda y: "junk"}, TypeError, "callable"),
+        ({"sampling_strategy": {1: -5}}, ValueError, "negative"),
+        ({"autoencoder": "model.pt"}, TypeError, "autoencoder"),
+    ],
+)
+def test_bad_parameters(tiny_images, kwargs, error, match):
+    images, labels = tiny_images
+    with pytest.raises(error, match=match):
+        _fast(**kwargs).fit(images, labels)
+
+
+@pytest.mark.parametrize(
+    "images, labels, error, match",
+    [
+        (torch.zeros(4, 8, 8, dtype=torch.uint8), [0, 0, 1, 1], ValueError, "X"),
+        (torch.zeros(0, 1, 8, 8, dtype=torch.uint8), [], ValueError, "X"),
+        (torch.zeros(4, 1, 8, 8, dtype=torch.int32), [0, 0, 1, 1], TypeError, "dtype"),
+        (torch.full((4, 1, 8, 8), 2.0), [0, 0, 1, 1], ValueError, r"\[0, 1\]"),
+        (torch.full((4, 1, 8, 8), float("nan")), [0, 0, 1, 1], ValueError, "NaN"),
+        (torch.zeros(4, 1, 8, 8), [0, 0, 1], ValueError, "y"),
+        (torch.zeros(4, 1, 8, 8), [0.0, 0.5, 1.0, 1.0], TypeError, "y"),
+        (torch.zeros(4, 1, 8, 8), ["a", "a", "b", "b"], TypeError, "y"),
+        (torch.zeros(4, 1, 8, 8), [0, -1, 1, 1], ValueError, "non-negative"),
+        (torch.zeros(4, 1, 8, 8), [0, 0, 0, 0], ValueError, "class"),
+        (torch.zeros(4, 1, 3, 3), [0, 0, 1, 1], ValueError, "too small"),
+    ],
+)
+def test_bad_data(images, labels, error, match):
+    with pytest.raises(error, match=match):
+        _fast().fit(images, labels)
+
+
+def test_labels_as_numpy_ints(tiny_images):
+    images, labels = tiny_images
+    _, new_labels = _fast().fit_resample(images, np.asarray(labels.tolist(), dtype=np.int32))
+    assert new_labels.dtype == torch.int64

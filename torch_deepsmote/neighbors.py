@@ -1,0 +1,300 @@
+"""k nearest neighbours inside one point set, self excluded (Euclidean distance).
+
+Two backends compute the same thing:
+
+* ``"torch"``: squared distances by one matrix product per block of rows, then
+  ``topk``. Only a ``(chunk_size, n)`` block of scores exists at a time, so memory is
+  O(n * d + chunk_size * n), never O(n * n).
+* ``"keops"``: a symbolic ``pykeops.torch.LazyTensor`` distance matrix reduced with
+  ``argKmin``; KeOps never materialises the matrix either. pykeops is imported
+  lazily, on the first call that needs it, and only from this module.
+
+``"auto"`` picks between them from measurements (see :func:`resolve_backend`).
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import os
+from types import ModuleType
+from typing import Any, Callable
+
+import torch
+from torch import Tensor
+
+from ._validation import check_int, check_option
+
+__all__ = [
+    "BACKENDS",
+    "CUDA_KEOPS_MIN_POINTS",
+    "DEFAULT_BLOCK_BYTES",
+    "KEOPS_BUILD_DIR_ENV",
+    "default_chunk_size",
+    "kneighbors",
+    "resolve_backend",
+    "set_keops_build_folder",
+]
+
+logger = logging.getLogger(__name__)
+
+BACKENDS = ("auto", "torch", "keops")
+
+DEFAULT_BLOCK_BYTES = 64 * 2**20
+"""Byte budget of one block of scores in the torch backend (64 MiB)."""
+
+CUDA_KEOPS_MIN_POINTS = 10_000
+"""On CUDA, ``"auto"`` uses KeOps from this many points on. NOT measured: this
+project's measurements were made on a CPU only; re-measure on a GPU with
+``benchmarks/knn_backends.py --device cuda`` and update this number."""
+
+KEOPS_BUILD_DIR_ENV = "TORCH_DEEPSMOTE_KEOPS_BUILD_DIR"
+"""Environment variable naming the folder where KeOps writes its compiled kernels."""
+
+_KEOPS_HINT = (
+    "The 'keops' k-NN backend needs pykeops, which compiles its kernels at run time "
+    "and so needs a working C++ compiler (g++ or clang++; nvcc/CUDA for GPU tensors). "
+    "Install it with `pip install pykeops`, or use backend='torch'."
+)
+
+
+def kneighbors(
+    x: Tensor,
+    k: int,
+    backend: str = "auto",
+    *,
+    chunk_size: int | None = None,
+) -> Tensor:
+    """Return the ``k`` nearest other points of every row of ``x``, nearest first.
+
+    A point is never its own neighbour, even when it has exact duplicates: its
+    duplicates (at distance 0) come first instead. Among equidistant points the order
+    is unspecified and may differ between backends.
+
+    Half-precision inputs (``float16``, ``bfloat16``) are upcast to ``float32`` for the
+    distance computation. Gradients never flow through the result.
+
+    Args:
+        x: Points, shape ``(n, d)``, a floating tensor with finite values, ``n >= 2``,
+            ``d >= 1``.
+        k: Number of neighbours per point, ``1 <= k <= n - 1``.
+        backend: ``"torch"``, ``"keops"`` or ``"auto"`` (see :func:`resolve_backend`).
+            With ``"auto"``, a pykeops that is missing or cannot compile falls back to
+            ``"torch"`` without error.
+        chunk_size: Rows per block in the torch backend; ``None`` picks
+            :func:`default_chunk_size` (a block of scores of at most 64 MiB). Ignored
+            by the KeOps backend, which manages its own memory.
+
+    Returns:
+        Neighbour indices, shape ``(n, k)``, ``torch.int64``, on ``x.device``; row
+        ``i`` lists the indices of the ``k`` points nearest to ``x[i]``, nearest first.
+
+    Raises:
+        TypeError: ``x`` is not a floating tensor, or ``k`` / ``chunk_size`` is not an int.
+        ValueError: ``x`` is not 2-D, is empty or holds NaN/inf; ``k`` is outside
+            ``[1, n - 1]``; ``chunk_size < 1``; ``backend`` is unknown.
+        ImportError: ``backend="keops"`` and pykeops is missing or cannot compile.
+    """
+    _check_points(x)
+    k = _check_k(k, x.shape[0])
+    backend = check_option("backend", backend, BACKENDS)
+    if chunk_size is not None:
+        chunk_size = check_int("chunk_size", chunk_size, minimum=1)
+    with torch.no_grad():
+        points = _compute_view(x)
+        chosen = resolve_backend(backend, x)
+        logger.debug("kneighbors: n=%d, d=%d, k=%d, backend %r -> %r", *x.shape, k, backend, chosen)
+        if chosen == "keops":
+            try:
+                return _kneighbors_keops(points, k)
+            except ImportError:
+                if backend != "auto":
+                    raise
+                logger.warning("pykeops cannot compile; 'auto' k-NN falls back to torch.", exc_info=True)
+        return _kneighbors_torch(points, k, chunk_size)
+
+
+def resolve_backend(backend: str, x: Tensor) -> str:
+    """Return the backend (``"torch"`` or ``"keops"``) that ``kneighbors`` uses for ``x``.
+
+    The ``"auto"`` rule, from ``benchmarks/knn_backends.py``:
+
+    * CPU (and any device other than CUDA): ``"torch"``. On a 2-core CPU with
+      ``d = 300``, ``k = 5`` the torch backend was 10-20x faster than KeOps at every
+      size measured (``benchmarks/results/knn_backends_cpu.md``); KeOps also spends
+      seconds compiling on its first call. (KeOps did win on CPU for very few
+      dimensions, ``d`` around 3, which DeepSMOTE latents never have; pass
+      ``backend="keops"`` explicitly for such data.)
+    * CUDA: ``"keops"`` from :data:`CUDA_KEOPS_MIN_POINTS` points on, ``"torch"``
+      below. This threshold has NOT been measured; re-measure it on a GPU.
+    * If pykeops cannot be imported, ``"torch"``.
+
+    Args:
+        backend: ``"auto"``, ``"torch"`` or ``"keops"``; the last two are returned as is.
+        x: The points, shape ``(n, d)``; only their device and ``n`` are used.
+
+    Returns:
+        ``"torch"`` or ``"keops"``.
+    """
+    backend = check_option("backend", backend, BACKENDS)
+    if backend != "auto":
+        return backend
+    wants_keops = x.device.type == "cuda" and x.shape[0] >= CUDA_KEOPS_MIN_POINTS
+    return "keops" if wants_keops and _keops_importable() else "torch"
+
+
+def default_chunk_size(n: int, element_size: int, block_bytes: int = DEFAULT_BLOCK_BYTES) -> int:
+    """Rows per block so that a ``(rows, n)`` block of scores fits in ``block_bytes``.
+
+    Args:
+        n: Number of points (columns of a block).
+        element_size: Bytes per score (4 for ``float32``, 8 for ``float64``).
+        block_bytes: Byte budget of one block; at least one row is always used.
+
+    Returns:
+        A row count in ``[1, n]``.
+    """
+    return max(1, min(n, block_bytes // max(1, n * element_size)))
+
+
+def set_keops_build_folder(path: str | os.PathLike[str] | None) -> None:
+    """Make KeOps write (and look for) its compiled kernels in ``path``.
+
+    The environment variable ``TORCH_DEEPSMOTE_KEOPS_BUILD_DIR`` does the same when
+    pykeops is first imported by this module; this function overrides it.
+
+    Args:
+        path: A folder (created if missing), or ``None`` for KeOps's default folder.
+
+    Raises:
+        ImportError: pykeops is not installed.
+    """
+    pykeops = _import_pykeops()
+    pykeops.set_build_folder(None if path is None else os.fspath(path))
+
+
+# --------------------------------------------------------------------------- checks
+
+
+def _check_points(x: Any) -> None:
+    if not isinstance(x, Tensor):
+        raise TypeError(f"`x` must be a torch.Tensor of shape (n, d), got type {type(x).__name__}.")
+    if not x.is_floating_point():
+        raise TypeError(f"`x` must be a floating-point tensor, got dtype {x.dtype}.")
+    if x.dim() != 2:
+        raise ValueError(f"`x` must be 2-D, of shape (n, d), got shape {tuple(x.shape)}.")
+    if x.shape[1] == 0:
+        raise ValueError(f"`x` must have at least one column (d >= 1), got shape {tuple(x.shape)}.")
+    if not bool(torch.isfinite(x).all()):
+        raise ValueError("`x` must hold finite values only, got NaN or inf.")
+
+
+def _check_k(k: Any, n: int) -> int:
+    k = check_int("k", k, minimum=1)
+    if k > n - 1:
+        raise ValueError(
+            f"`k` must be <= n - 1 = {n - 1} (a point is not its own neighbour; `x` has "
+            f"n = {n} points, and k-NN needs at least 2), got k = {k}."
+        )
+    return k
+
+
+# --------------------------------------------------------------------------- torch backend
+
+
+def _compute_view(x: Tensor) -> Tensor:
+    """Detached, centred, at-least-float32 copy of ``x``, shape ``(n, d)``.
+
+    Centring leaves distances unchanged but keeps the expanded form
+    ``|a|^2 + |b|^2 - 2 a.b`` accurate for points far from the origin.
+    """
+    points = x.detach()
+    if points.dtype not in (torch.float32, torch.float64):
+        points = points.float()
+    return (points - points.mean(dim=0, keepdim=True)).contiguous()
+
+
+def _kneighbors_torch(points: Tensor, k: int, chunk_size: int | None) -> Tensor:
+    """Chunked exact k-NN: ``(n, d)`` points -> ``(n, k)`` int64 indices.
+
+    Each block ranks columns by ``|b|^2 - 2 a.b``, which orders them like the
+    squared distance ``|a - b|^2`` (the row's own ``|a|^2`` is a constant); the
+    block's diagonal (each row's own column) is set to +inf, so a point is never
+    its own neighbour, whatever duplicates it has. Measured faster than
+    ``torch.cdist`` (which also uses a matrix product for large inputs).
+    """
+    n = points.shape[0]
+    rows = chunk_size or default_chunk_size(n, points.element_size())
+    sq_norms = points.square().sum(dim=1).unsqueeze(0)  # (1, n)
+    neighbours = torch.empty((n, k), dtype=torch.int64, device=points.device)
+    for start in range(0, n, rows):
+        stop = min(start + rows, n)
+        scores = torch.addmm(sq_norms, points[start:stop], points.T, alpha=-2.0)  # (rows, n)
+        scores.diagonal(offset=start).fill_(float("inf"))
+        neighbours[start:stop] = scores.topk(k, dim=1, largest=False, sorted=True).indices
+    return neighbours
+
+
+# --------------------------------------------------------------------------- keops backend
+
+
+@functools.lru_cache(maxsize=None)
+def _import_pykeops() -> ModuleType:
+    """Import pykeops once, honouring ``TORCH_DEEPSMOTE_KEOPS_BUILD_DIR``."""
+    try:
+        import pykeops
+        import pykeops.torch  # noqa: F401  (LazyTensor lives here)
+    except Exception as error:  # a broken install can raise more than ImportError
+        raise ImportError(f"pykeops cannot be imported. {_KEOPS_HINT}") from error
+    build_dir = os.environ.get(KEOPS_BUILD_DIR_ENV)
+    if build_dir:
+        pykeops.set_build_folder(build_dir)
+    return pykeops
+
+
+def _keops_importable() -> bool:
+    try:
+        _import_pykeops()
+    except ImportError:
+        return False
+    return True
+
+
+def _keops_candidates(lazy_tensor: Callable[[Tensor], Any], points: Tensor, count: int) -> Tensor:
+    """Indices of the ``count`` nearest points, self included: ``(n, d)`` -> ``(n, count)``."""
+    rows = lazy_tensor(points[:, None, :])  # (n, 1, d)
+    cols = lazy_tensor(points[None, :, :])  # (1, n, d)
+    squared = ((rows - cols) ** 2).sum(dim=2)  # symbolic (n, n)
+    return squared.argKmin(count, dim=1).long()
+
+
+def _kneighbors_keops(points: Tensor, k: int) -> Tensor:
+    """KeOps k-NN: ``(n, d)`` points -> ``(n, k)`` int64 indices, self excluded."""
+    lazy_tensor = _import_pykeops().torch.LazyTensor
+    try:
+        # The kernel depends on (d, k, dtype, device), not on n: compile or load it on
+        # k + 1 points so that a compiler failure is told apart from a run-time one.
+        _keops_candidates(lazy_tensor, points[: k + 1], k + 1)
+    except (ImportError, OSError, RuntimeError, ValueError) as error:
+        raise ImportError(f"pykeops failed to compile its k-NN kernel. {_KEOPS_HINT}") from error
+    return _drop_self(_keops_candidates(lazy_tensor, points, k + 1))
+
+
+def _drop_self(candidates: Tensor) -> Tensor:
+    """Remove each row's own index from its ``k + 1`` nearest candidates.
+
+    A row normally finds itself among its candidates and loses that entry. With more
+    than ``k`` exact duplicates it may not (ties at distance 0 rank arbitrarily); then
+    every candidate is another point and the farthest, the last, is dropped.
+
+    Args:
+        candidates: Shape ``(n, k + 1)``, distinct indices per row, nearest first.
+
+    Returns:
+        Shape ``(n, k)``, order kept.
+    """
+    n, count = candidates.shape
+    own = torch.arange(n, device=candidates.device).unsqueeze(1)
+    keep = candidates != own
+    keep[keep.all(dim=1), -1] = False
+    return candidates[keep].view(n, count - 1)

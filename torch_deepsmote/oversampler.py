@@ -1,0 +1,302 @@
+"""``DeepSMOTE``: the oversampler on image tensors, in imbalanced-learn's vocabulary."""
+
+from __future__ import annotations
+
+import copy
+import warnings
+from collections import OrderedDict
+from typing import Any, Callable, Mapping
+
+import torch
+from imblearn.utils import check_sampling_strategy
+from sklearn.base import BaseEstimator
+
+from ._convert import from_network_range, to_network_range
+from ._validation import (
+    check_float,
+    check_generator,
+    check_images,
+    check_int,
+    check_labels,
+    check_option,
+    resolve_device,
+)
+from .autoencoder import ConvAutoencoder
+from .neighbors import kneighbors
+from .smote import SmoteDraw, draw_smote, interpolate
+from .training import PENALTIES, fit_autoencoder
+
+__all__ = ["DeepSMOTE", "KNN_BACKENDS"]
+
+KNN_BACKENDS = ("auto", "torch", "keops")
+SAMPLING_STRINGS = ("auto", "minority", "not minority", "not majority", "all")
+INFERENCE_BATCH = 1024
+
+SamplingStrategy = float | str | Mapping[int, int] | Callable[..., Mapping[int, int]]
+
+
+class DeepSMOTE(BaseEstimator):
+    """Oversample image classes by SMOTE in the latent space of a trained autoencoder.
+
+    The autoencoder (:class:`~torch_deepsmote.ConvAutoencoder`) is trained on all
+    classes; each class to grow is encoded, every latent gets its ``k_neighbors``
+    nearest same-class latents, and new latents ``z + u·(z_nn − z)`` are decoded
+    into images.
+
+    Args:
+        sampling_strategy: imbalanced-learn's meanings: ``"auto"`` (= ``"not
+            majority"``), ``"minority"``, ``"not minority"``, ``"all"``; a dict
+            ``{class: final count}``; a callable ``y -> dict``; a float (two classes
+            only) giving the wanted minority/majority ratio.
+        k_neighbors: neighbours per latent; a class of n ≤ k images uses n − 1, a
+            class of one image is duplicated (both with a warning).
+        latent_dim: latent size; ``None`` = 300 for one channel, 600 otherwise.
+        width: base channel width of the autoencoder (64 in the paper).
+        epochs: autoencoder training epochs (the paper: 50–350).
+        batch_size: autoencoder training batch size.
+        lr: Adam learning rate.
+        penalty: ``"paper"``, ``"official"`` or ``"none"`` (see :mod:`.training`).
+        penalty_weight: weight of the penalty term.
+        knn_backend: ``"auto"``, ``"torch"`` or ``"keops"``.
+        device: where the autoencoder runs; ``None`` = CUDA when available.
+        random_state: int seed, ``torch.Generator`` or ``None`` (fresh entropy).
+        autoencoder: a :class:`ConvAutoencoder` to start from (a copy is trained
+            for ``epochs`` more epochs; ``epochs=0`` uses it as it is).
+        progress: show progress bars.
+
+    Attributes:
+        classes_: (n_classes,) sorted class labels seen in ``fit``.
+        sampling_strategy_: ``OrderedDict`` class → number of images to add.
+        autoencoder_: the trained autoencoder (eval mode, on ``device``).
+        history_: per-epoch loss records from :func:`fit_autoencoder`.
+        latents_: dict class → (n_c, latent_dim) latents of each class to grow.
+        neighbors_: dict class → (n_c, k_c) int64 same-class neighbour table.
+        image_shape_: ``(C, H, W)``; ``dtype_``: dtype of ``X`` (and of the output).
+    """
+
+    def __init__(
+        self,
+        sampling_strategy: SamplingStrategy = "auto",
+        k_neighbors: int = 5,
+        *,
+        latent_dim: int | None = None,
+        width: int = 64,
+        epochs: int = 50,
+        batch_size: int = 100,
+        lr: float = 2e-4,
+        penalty: str = "paper",
+        penalty_weight: float = 1.0,
+        knn_backend: str = "auto",
+        device: Any = None,
+        random_state: int | torch.Generator | None = None,
+        autoencoder: ConvAutoencoder | None = None,
+        progress: bool = True,
+    ) -> None:
+        self.sampling_strategy = sampling_strategy
+        self.k_neighbors = k_neighbors
+        self.latent_dim = latent_dim
+        self.width = width
+        self.epochs = epochs
+        self.batch_size = batch_size
+        self.lr = lr
+        self.penalty = penalty
+        self.penalty_weight = penalty_weight
+        self.knn_backend = knn_backend
+        self.device = device
+        self.random_state = random_state
+        self.autoencoder = autoencoder
+        self.progress = progress
+
+    # -- fitting -----------------------------------------------------------------
+
+    def _check_params(self) -> None:
+        check_int("k_neighbors", self.k_neighbors, minimum=1)
+        check_int("epochs", self.epochs, minimum=0)
+        check_int("batch_size", self.batch_size, minimum=1)
+        check_float("lr", self.lr, minimum=0.0, inclusive_minimum=False)
+        check_option("penalty", self.penalty, PENALTIES)
+        check_float("penalty_weight", self.penalty_weight, minimum=0.0)
+        check_option("knn_backend", self.knn_backend, KNN_BACKENDS)
+        if self.autoencoder is not None and not isinstance(self.autoencoder, ConvAutoencoder):
+            raise TypeError(
+                f"`autoencoder` must be None or a ConvAutoencoder, got "
+                f"{type(self.autoencoder).__name__}."
+            )
+
+    def fit(self, X: Any, y: Any) -> "DeepSMOTE":
+        """Train the autoencoder and index the latents of every class to grow.
+
+        Args:
+            X: (N, C, H, W) images, uint8 in [0, 255] or float in [0, 1].
+            y: (N,) non-negative integer labels.
+
+        Returns:
+            ``self``.
+        """
+        self._check_params()
+        images = check_images(X)
+        labels = check_labels(y, images.shape[0])
+        self.sampling_strategy_ = _final_sampling_strategy(self.sampling_strategy, labels)
+        self.classes_ = torch.unique(labels)
+        self.image_shape_ = tuple(images.shape[1:])
+        self.dtype_ = images.dtype
+        device = resolve_device(self.device)
+        seeds = torch.randint(2**62, (3,), generator=check_generator(self.random_state)).tolist()
+        self._sample_seed = seeds[2]
+
+        self.autoencoder_ = self._initial_autoencoder(seeds[0])
+        network_images = to_network_range(images)
+        self.history_ = fit_autoencoder(
+            self.autoencoder_,
+            network_images,
+            labels,
+            epochs=self.epochs,
+            batch_size=self.batch_size,
+            lr=self.lr,
+            penalty=self.penalty,
+            penalty_weight=self.penalty_weight,
+            device=device,
+            random_state=seeds[1],
+            progress=self.progress,
+        )
+        self.autoencoder_.to(device).eval()
+        self.latents_, self.neighbors_ = {}, {}
+        for label, n_new in self.sampling_strategy_.items():
+            if n_new > 0:
+                members = network_images[labels == label]
+                self.latents_[label] = self.encode(members)
+                self.neighbors_[label] = self._class_neighbors(label, self.latents_[label])
+        return self
+
+    def _initial_autoencoder(self, seed: int) -> ConvAutoencoder:
+        if self.autoencoder is not None:
+            if tuple(self.autoencoder.image_shape) != self.image_shape_:
+                raise ValueError(
+                    f"`autoencoder` was built for images of shape {self.autoencoder.image_shape}, "
+                    f"but `X` holds images of shape {self.image_shape_}."
+                )
+            return copy.deepcopy(self.autoencoder)
+        generator = torch.Generator().manual_seed(seed)
+        return ConvAutoencoder(
+            self.image_shape_, self.latent_dim, width=self.width, generator=generator
+        )
+
+    def _class_neighbors(self, label: int, latents: torch.Tensor) -> torch.Tensor:
+        """(n_c, k_c) neighbour table of one class, shrinking k for tiny classes."""
+        n_members = latents.shape[0]
+        if n_members == 1:
+            warnings.warn(
+                f"Class {label} has a single image: its synthetic images are all copies of "
+                "its reconstruction.",
+                UserWarning,
+                stacklevel=3,
+            )
+            return torch.zeros((1, 1), dtype=torch.long, device=latents.device)
+        k = self.k_neighbors
+        if n_members <= k:
+            warnings.warn(
+                f"Class {label} has {n_members} images, not more than k_neighbors={k}: "
+                f"using k={n_members - 1} for it.",
+                UserWarning,
+                stacklevel=3,
+            )
+            k = n_members - 1
+        return kneighbors(latents, k, backend=self.knn_backend)
+
+    # -- generation --------------------------------------------------------------
+
+    @torch.inference_mode()
+    def encode(self, images: torch.Tensor) -> torch.Tensor:
+        """(N, C, H, W) images in [-1, 1] → (N, latent_dim) latents on the model's device."""
+        device = next(self.autoencoder_.parameters()).device
+        return torch.cat(
+            [self.autoencoder_.encode(chunk.to(device)) for chunk in images.split(INFERENCE_BATCH)]
+        )
+
+    @torch.inference_mode()
+    def decode(self, latents: torch.Tensor) -> torch.Tensor:
+        """(M, latent_dim) latents → (M, C, H, W) CPU images in the dtype and range of ``X``."""
+        device = next(self.autoencoder_.parameters()).device
+        chunks = [
+            from_network_range(self.autoencoder_.decode(chunk.to(device)), self.dtype_).cpu()
+            for chunk in latents.split(INFERENCE_BATCH)
+        ]
+        if not chunks:
+            return torch.empty((0, *self.image_shape_), dtype=self.dtype_)
+        return torch.cat(chunks)
+
+    def draw(self, label: int, n_samples: int, generator: torch.Generator) -> SmoteDraw:
+        """SMOTE triples (base, neighbour, gap) for ``n_samples`` new images of ``label``."""
+        return draw_smote(self.neighbors_[label], n_samples, generator)
+
+    def latents_for(self, label: int, draw: SmoteDraw) -> torch.Tensor:
+        """(m, latent_dim) interpolated latents of class ``label`` for the triples ``draw``."""
+        return interpolate(self.latents_[label], draw)
+
+    def sample(self, random_state: int | torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """Make the synthetic images that ``sampling_strategy_`` asks for.
+
+        Args:
+            random_state: overrides the draw; by default every call returns the
+                same images (derived from the estimator's ``random_state``).
+
+        Returns:
+            ``(X_new, y_new)``: (M, C, H, W) images in the dtype of ``X`` and (M,)
+            int64 labels, grouped by class in ascending order.
+        """
+        if not hasattr(self, "autoencoder_"):
+            raise RuntimeError("This DeepSMOTE instance is not fitted yet: call `fit` first.")
+        seed = self._sample_seed if random_state is None else random_state
+        generator = check_generator(seed)
+        latents, labels = [], []
+        for label, n_new in self.sampling_strategy_.items():
+            if n_new > 0:
+                latents.append(self.latents_for(label, self.draw(label, n_new, generator)))
+                labels.append(torch.full((n_new,), label, dtype=torch.long))
+        if not latents:
+            return self.decode(torch.empty(0, 1)), torch.empty(0, dtype=torch.long)
+        return self.decode(torch.cat(latents)), torch.cat(labels)
+
+    def fit_resample(self, X: Any, y: Any) -> tuple[torch.Tensor, torch.Tensor]:
+        """Fit, then return the original images followed by the synthetic ones.
+
+        Returns:
+            ``(X_resampled, y_resampled)``: (N + M, C, H, W) images in the dtype of
+            ``X`` and (N + M,) int64 labels.
+        """
+        self.fit(X, y)
+        new_images, new_labels = self.sample()
+        images = check_images(X)
+        labels = check_labels(y, images.shape[0])
+        return torch.cat([images, new_images]), torch.cat([labels, new_labels])
+
+
+def _final_sampling_strategy(
+    sampling_strategy: SamplingStrategy, labels: torch.Tensor
+) -> "OrderedDict[int, int]":
+    """imbalanced-learn's reading of ``sampling_strategy``: class → number of images to add."""
+    targets = labels.numpy()
+    strategy = sampling_strategy
+    if isinstance(strategy, str):
+        check_option("sampling_strategy", strategy, SAMPLING_STRINGS)
+    elif callable(strategy):
+        strategy = strategy(targets)
+        if not isinstance(strategy, Mapping):
+            raise TypeError(
+                "`sampling_strategy` is a callable, so it must return a dict {class: final count}, "
+                f"got {strategy!r} (type {type(strategy).__name__})."
+            )
+    elif isinstance(strategy, bool) or not isinstance(strategy, (float, Mapping)):
+        raise TypeError(
+            "`sampling_strategy` must be a float, a str, a dict or a callable, got "
+            f"{strategy!r} (type {type(strategy).__name__})."
+        )
+    try:
+        resolved = check_sampling_strategy(strategy, targets, "over-sampling")
+    except ValueError as error:
+        classes, counts = torch.unique(labels, return_counts=True)
+        raise ValueError(
+            f"`sampling_strategy` {sampling_strategy!r} does not fit the classes "
+            f"{dict(zip(classes.tolist(), counts.tolist()))} (class: count): {error}"
+        ) from error
+    return OrderedDict((int(label), int(n_new)) for label, n_new in sorted(resolved.items()))

@@ -1,0 +1,100 @@
+"""SMOTE in latent space, as pure tensor functions.
+
+A SMOTE draw picks, for each new sample, a base point (uniform), one of its k
+nearest neighbours (uniform) and a gap ``u ~ U[0, 1)``; the new point is
+``z_base + u · (z_neighbour − z_base)``. Draws are made on the CPU from a
+``torch.Generator``, so the same generator state gives the same samples on every
+device.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import torch
+
+from ._validation import check_int
+
+__all__ = ["SmoteDraw", "draw_smote", "interpolate", "smote_interpolate"]
+
+
+class SmoteDraw(NamedTuple):
+    """Which points a batch of SMOTE samples is made from.
+
+    Attributes:
+        base: (m,) int64 row of each sample's base point.
+        neighbor: (m,) int64 row of the neighbour it moves towards.
+        gap: (m,) float32 position on the segment, in [0, 1).
+    """
+
+    base: torch.Tensor
+    neighbor: torch.Tensor
+    gap: torch.Tensor
+
+
+def draw_smote(neighbors: torch.Tensor, n_samples: int, generator: torch.Generator) -> SmoteDraw:
+    """Draw ``n_samples`` (base, neighbour, gap) triples from a neighbour table.
+
+    Args:
+        neighbors: (n, k) int64 table; row i holds the k nearest other points of i.
+        n_samples: number of triples to draw.
+        generator: a CPU generator; all draws come from it.
+
+    Returns:
+        A :class:`SmoteDraw` with CPU tensors of length ``n_samples``.
+    """
+    n_samples = check_int("n_samples", n_samples, minimum=0)
+    if neighbors.ndim != 2 or neighbors.shape[0] == 0 or neighbors.shape[1] == 0:
+        raise ValueError(
+            f"`neighbors` must be a non-empty (n, k) table, got shape {tuple(neighbors.shape)}."
+        )
+    n_points, k = neighbors.shape
+    base = torch.randint(n_points, (n_samples,), generator=generator)
+    column = torch.randint(k, (n_samples,), generator=generator)
+    gap = torch.rand(n_samples, generator=generator)
+    neighbor = neighbors.cpu()[base, column]
+    return SmoteDraw(base, neighbor, gap)
+
+
+def interpolate(latents: torch.Tensor, draw: SmoteDraw) -> torch.Tensor:
+    """Points ``z_base + gap · (z_neighbour − z_base)`` for each triple of ``draw``.
+
+    Args:
+        latents: (n, d) points.
+        draw: triples from :func:`draw_smote`.
+
+    Returns:
+        (m, d) new points, on the device and in the dtype of ``latents``.
+    """
+    device = latents.device
+    base = latents[draw.base.to(device)]
+    neighbor = latents[draw.neighbor.to(device)]
+    gap = draw.gap.to(device=device, dtype=latents.dtype).unsqueeze(1)
+    return torch.lerp(base, neighbor, gap)
+
+
+def smote_interpolate(
+    latents: torch.Tensor,
+    neighbors: torch.Tensor,
+    n_samples: int,
+    generator: torch.Generator,
+) -> tuple[torch.Tensor, SmoteDraw]:
+    """Make ``n_samples`` new points by SMOTE from one class's latents.
+
+    Args:
+        latents: (n, d) latents of one class.
+        neighbors: (n, k) int64 indices of each row's k nearest other rows.
+        n_samples: how many new points to make.
+        generator: CPU generator for every random draw.
+
+    Returns:
+        ``(new_latents, draw)``: (n_samples, d) points and the :class:`SmoteDraw`
+        (base row, neighbour row, gap) each was made from.
+    """
+    if latents.ndim != 2 or neighbors.shape[:1] != latents.shape[:1]:
+        raise ValueError(
+            f"`latents` must be (n, d) and `neighbors` (n, k) with the same n, got "
+            f"{tuple(latents.shape)} and {tuple(neighbors.shape)}."
+        )
+    draw = draw_smote(neighbors, n_samples, generator)
+    return interpolate(latents, draw), draw

@@ -1,0 +1,229 @@
+"""Training the DeepSMOTE autoencoder: reconstruction loss plus a penalty term.
+
+Penalties (``penalty=``):
+
+* ``"paper"`` — the paper's text: latents of same-class images are decoded in a
+  permuted order and compared with the images in the original order, so
+  ``decode(z_π(i))`` is pulled toward ``x_i``; gradients reach encoder and decoder.
+  The same-class pairs are taken from the current batch (a random derangement
+  within each class; classes with one image in the batch sit out), which saves the
+  second encoder pass of a separate class batch.
+* ``"official"`` — what the authors' released code computes: one class drawn
+  uniformly, up to 100 of its images, encoded with the encoder detached, decoded
+  and compared with the same images (the code shifts images and latents the same
+  way, so the shift cancels): a second reconstruction loss on one class.
+* ``"none"`` — reconstruction only.
+
+Under ``torch.distributed`` (``torchrun``) the model is wrapped in
+``DistributedDataParallel`` and each rank trains on its own share of every
+shuffled epoch; all ranks must pass the same ``random_state``.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from tqdm.auto import tqdm
+
+from ._validation import check_float, check_generator, check_int, check_option, resolve_device
+from .autoencoder import ConvAutoencoder
+
+__all__ = ["PENALTIES", "fit_autoencoder"]
+
+PENALTIES = ("paper", "official", "none")
+OFFICIAL_CLASS_BATCH = 100
+
+EpochRecord = dict[str, float]
+
+
+def same_class_derangement(
+    labels: torch.Tensor, generator: torch.Generator
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Pair each item with another item of its class, at random.
+
+    Args:
+        labels: (B,) int64 class of each batch item.
+        generator: CPU generator for the random order.
+
+    Returns:
+        ``(items, partners)``: (m,) positions of the items whose class has at least
+        two members in the batch, and (m,) positions of their partners; no item is
+        its own partner.
+    """
+    keys = torch.rand(labels.shape[0], generator=generator)
+    order = torch.argsort(keys)
+    order = order[torch.argsort(labels[order], stable=True)]
+    sorted_labels = labels[order]
+    _, counts = torch.unique_consecutive(sorted_labels, return_counts=True)
+    starts = torch.repeat_interleave(torch.cumsum(counts, 0) - counts, counts)
+    sizes = torch.repeat_interleave(counts, counts)
+    position = torch.arange(labels.shape[0])
+    shifted = starts + (position - starts + 1) % sizes
+    keep = sizes > 1
+    return order[keep], order[shifted[keep]]
+
+
+class _AutoencoderLoss(nn.Module):
+    """Both loss terms in one ``forward`` so ``DistributedDataParallel`` can wrap it."""
+
+    def __init__(self, model: ConvAutoencoder, penalty: str) -> None:
+        super().__init__()
+        self.model = model
+        self.penalty = penalty
+
+    def forward(
+        self,
+        images: torch.Tensor,
+        items: torch.Tensor,
+        partners: torch.Tensor,
+        class_batch: torch.Tensor | None,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        latents = self.model.encode(images)
+        reconstruction = F.mse_loss(self.model.decode(latents), images)
+        if self.penalty == "paper" and items.numel() > 0:
+            penalty = F.mse_loss(self.model.decode(latents[partners]), images[items])
+        elif self.penalty == "official" and class_batch is not None:
+            with torch.no_grad():
+                class_latents = self.model.encode(class_batch)
+            penalty = F.mse_loss(self.model.decode(class_latents), class_batch)
+        else:
+            penalty = reconstruction.new_zeros(())
+        return reconstruction, penalty
+
+
+def _batches(n_items: int, batch_size: int, generator: torch.Generator) -> list[torch.Tensor]:
+    """Shuffled index batches; a last batch of one item joins the one before (batch norm)."""
+    batches = list(torch.randperm(n_items, generator=generator).split(batch_size))
+    if len(batches) > 1 and batches[-1].numel() == 1:
+        batches[-2:] = [torch.cat(batches[-2:])]
+    return batches
+
+
+def _rank_batches(
+    n_items: int, batch_size: int, generator: torch.Generator, rank: int, world_size: int
+) -> list[torch.Tensor]:
+    """This rank's share of an epoch's batches; every rank gets the same count."""
+    batches = _batches(n_items, batch_size, generator)
+    usable = len(batches) - len(batches) % world_size
+    if usable == 0:
+        raise ValueError(
+            f"`batch_size` {batch_size} leaves {len(batches)} batches for {world_size} "
+            f"processes; every process needs at least one: lower `batch_size`."
+        )
+    return batches[:usable][rank::world_size]
+
+
+def _official_class_batch(
+    images: torch.Tensor, labels: torch.Tensor, generator: torch.Generator
+) -> torch.Tensor:
+    """Up to 100 images of one class drawn uniformly among the classes."""
+    classes = torch.unique(labels)
+    chosen = classes[torch.randint(classes.numel(), (1,), generator=generator)]
+    members = torch.nonzero(labels == chosen).flatten()
+    pick = torch.randperm(members.numel(), generator=generator)[:OFFICIAL_CLASS_BATCH]
+    return images[members[pick]]
+
+
+def _distributed_context() -> tuple[int, int]:
+    """(rank, world size) of the running process group, or (0, 1)."""
+    if torch.distributed.is_available() and torch.distributed.is_initialized():
+        return torch.distributed.get_rank(), torch.distributed.get_world_size()
+    return 0, 1
+
+
+def fit_autoencoder(
+    model: ConvAutoencoder,
+    images: torch.Tensor,
+    labels: torch.Tensor,
+    *,
+    epochs: int,
+    batch_size: int = 100,
+    lr: float = 2e-4,
+    penalty: str = "paper",
+    penalty_weight: float = 1.0,
+    device: Any = None,
+    random_state: int | torch.Generator | None = None,
+    progress: bool = True,
+    callback: Callable[[EpochRecord], bool | None] | None = None,
+) -> list[EpochRecord]:
+    """Train ``model`` in place with Adam on reconstruction MSE + ``penalty``.
+
+    Args:
+        model: the autoencoder to train (moved to ``device``).
+        images: (N, C, H, W) float images scaled to [-1, 1].
+        labels: (N,) int64 class labels.
+        epochs: passes over the data (0 trains nothing).
+        batch_size: images per step.
+        lr: Adam learning rate (the paper's 2e-4).
+        penalty: ``"paper"``, ``"official"`` or ``"none"`` (module docstring).
+        penalty_weight: factor of the penalty in the summed loss.
+        device: where to train; ``None`` means CUDA when available.
+        random_state: seed or generator for shuffling and penalty draws.
+        progress: show a tqdm bar with both loss terms.
+        callback: called with each epoch's record; returning ``True`` stops training.
+
+    Returns:
+        One record per epoch: ``{"epoch", "reconstruction", "penalty", "loss"}``,
+        each a mean over the epoch's images.
+    """
+    epochs = check_int("epochs", epochs, minimum=0)
+    batch_size = check_int("batch_size", batch_size, minimum=1)
+    lr = check_float("lr", lr, minimum=0.0, inclusive_minimum=False)
+    penalty = check_option("penalty", penalty, PENALTIES)
+    penalty_weight = check_float("penalty_weight", penalty_weight, minimum=0.0)
+    if images.shape[0] < 2 or labels.shape != images.shape[:1]:
+        raise ValueError(
+            f"`images` must hold at least 2 images with one label each, got {images.shape[0]} "
+            f"images and labels of shape {tuple(labels.shape)}."
+        )
+    device = resolve_device(device)
+    generator = check_generator(random_state)
+    rank, world_size = _distributed_context()
+
+    model.to(device).train()
+    step = _AutoencoderLoss(model, penalty)
+    if world_size > 1:
+        step = nn.parallel.DistributedDataParallel(step)
+    optimizer = torch.optim.Adam(model.parameters(), lr=lr)
+    history: list[EpochRecord] = []
+    bar = tqdm(range(epochs), desc="autoencoder", unit="epoch", disable=not progress or rank != 0)
+    for epoch in bar:
+        sums = torch.zeros(3, dtype=torch.float64, device=device)
+        for batch in _rank_batches(images.shape[0], batch_size, generator, rank, world_size):
+            items, partners = same_class_derangement(labels[batch], generator)
+            class_batch = None
+            if penalty == "official":
+                class_batch = _official_class_batch(images, labels, generator).to(device)
+            reconstruction, penalty_term = step(
+                images[batch].to(device), items.to(device), partners.to(device), class_batch
+            )
+            loss = reconstruction + penalty_weight * penalty_term
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            terms = torch.stack([reconstruction.detach(), penalty_term.detach(), loss.new_ones(())])
+            sums += terms.double() * batch.numel()
+        if world_size > 1:
+            torch.distributed.all_reduce(sums)
+        record = _epoch_record(epoch, sums, penalty_weight)
+        history.append(record)
+        bar.set_postfix(rec=f"{record['reconstruction']:.4f}", pen=f"{record['penalty']:.4f}")
+        if callback is not None and callback(record):
+            break
+    model.eval()
+    return history
+
+
+def _epoch_record(epoch: int, sums: torch.Tensor, penalty_weight: float) -> EpochRecord:
+    """Mean loss terms from (Σ reconstruction·n, Σ penalty·n, Σ n)."""
+    reconstruction, penalty, seen = sums.tolist()
+    reconstruction, penalty = reconstruction / max(seen, 1.0), penalty / max(seen, 1.0)
+    return {
+        "epoch": epoch,
+        "reconstruction": reconstruction,
+        "penalty": penalty,
+        "loss": reconstruction + penalty_weight * penalty,
+    }
