@@ -43,3 +43,14 @@ def blob_images(counts: list[int], side: int = 8, seed: int = 0) -> tuple[torch.
 def tiny_images() -> tuple[torch.Tensor, torch.Tensor]:
     """Three classes of 8×8 uint8 images with counts 30 / 12 / 6."""
     return blob_images([30, 12, 6])
+
+
+@pytest.fixture(autouse=True)
+def isolated_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch):
+    """Every test gets its own default cache folder, never the user's."""
+    folder = tmp_path_factory.mktemp("cache")
+    monkeypatch.setenv("TORCH_DEEPSMOTE_CACHE", str(folder))
+    return folder
+
+
+FAST_OPTIONS = dict(latent_dim=8, width=4, epochs=1, batch_size=16, progress=False)

@@ -39,7 +39,9 @@ def write_idx(path: Path, array: np.ndarray, *, gz: bool = False, type_code: int
     path.write_bytes(gzip.compress(data) if gz else data)
 
 
-def write_mnist_like(folder: Path, *, n: int = 5, seed: int = 0, train: bool = True, gz: bool = False):
+def write_mnist_like(
+    folder: Path, *, n: int = 5, seed: int = 0, train: bool = True, gz: bool = False
+):
     rng = np.random.default_rng(seed)
     images = rng.integers(0, 256, size=(n, 4, 3), dtype=np.uint8)  # H != W catches swaps
     labels = rng.integers(0, 10, size=n, dtype=np.uint8)
@@ -178,7 +180,8 @@ def test_make_imbalanced_leaves_global_rng_alone(targets):
 
 def test_make_imbalanced_too_few_items_names_counts_class_and_numbers():
     targets = torch.tensor([0, 0, 0, 1, 1, 2, 2, 2])
-    with pytest.raises(ValueError, match=r"`counts` asks for 5 items of class 2, but `targets` has only 3"):
+    expected = r"`counts` asks for 5 items of class 2, but `targets` has only 3"
+    with pytest.raises(ValueError, match=expected):
         make_imbalanced(targets, [1, 1, 5])
     with pytest.raises(ValueError, match=r"class 7.*only 0"):
         make_imbalanced(targets, {7: 1})

@@ -41,6 +41,7 @@ __all__ = [
     "CELEBA_HAIR_COLOURS",
     "PROFILES",
     "DATASET_NAMES",
+    "DEBIAN_FASHION_MNIST",
     "scale_profile",
     "make_imbalanced",
     "load_digits_images",

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import copy
+import hashlib
 import warnings
 from collections import OrderedDict
-from typing import Any, Callable, Mapping
+from typing import Any, Mapping
 
 import torch
-from imblearn.utils import check_sampling_strategy
 from sklearn.base import BaseEstimator
 
 from ._convert import from_network_range, to_network_range
@@ -21,6 +21,7 @@ from ._validation import (
     check_option,
     resolve_device,
 )
+from ._strategy import SamplingStrategy, resolve_sampling_strategy
 from .autoencoder import ConvAutoencoder
 from .neighbors import kneighbors
 from .smote import SmoteDraw, draw_smote, interpolate
@@ -29,10 +30,8 @@ from .training import PENALTIES, fit_autoencoder
 __all__ = ["DeepSMOTE", "KNN_BACKENDS"]
 
 KNN_BACKENDS = ("auto", "torch", "keops")
-SAMPLING_STRINGS = ("auto", "minority", "not minority", "not majority", "all")
+MODEL_OPTIONS = ("k_neighbors", "latent_dim", "width", "epochs", "batch_size", "lr", "penalty", "penalty_weight")
 INFERENCE_BATCH = 1024
-
-SamplingStrategy = float | str | Mapping[int, int] | Callable[..., Mapping[int, int]]
 
 
 class DeepSMOTE(BaseEstimator):
@@ -72,6 +71,7 @@ class DeepSMOTE(BaseEstimator):
         latents_: dict class → (n_c, latent_dim) latents of each class to grow.
         neighbors_: dict class → (n_c, k_c) int64 same-class neighbour table.
         image_shape_: ``(C, H, W)``; ``dtype_``: dtype of ``X`` (and of the output).
+        sample_seed_: seed of the draws that :meth:`sample` makes by default.
     """
 
     def __init__(
@@ -136,13 +136,13 @@ class DeepSMOTE(BaseEstimator):
         self._check_params()
         images = check_images(X)
         labels = check_labels(y, images.shape[0])
-        self.sampling_strategy_ = _final_sampling_strategy(self.sampling_strategy, labels)
+        self.sampling_strategy_ = resolve_sampling_strategy(self.sampling_strategy, labels)
         self.classes_ = torch.unique(labels)
         self.image_shape_ = tuple(images.shape[1:])
         self.dtype_ = images.dtype
         device = resolve_device(self.device)
         seeds = torch.randint(2**62, (3,), generator=check_generator(self.random_state)).tolist()
-        self._sample_seed = seeds[2]
+        self.sample_seed_ = seeds[2]
 
         self.autoencoder_ = self._initial_autoencoder(seeds[0])
         network_images = to_network_range(images)
@@ -203,6 +203,55 @@ class DeepSMOTE(BaseEstimator):
             k = n_members - 1
         return kneighbors(latents, k, backend=self.knn_backend)
 
+    # -- persistence -------------------------------------------------------------
+
+    def model_config(self) -> dict[str, Any]:
+        """The options that change the fitted model, JSON-serialisable (cache keys)."""
+        self._check_params()
+        config = {name: getattr(self, name) for name in MODEL_OPTIONS}
+        config["random_state"] = _describe_random_state(self.random_state)
+        config["autoencoder"] = None if self.autoencoder is None else _tensor_digest(self.autoencoder.state_dict())
+        return config
+
+    def fitted_state(self) -> dict[str, Any]:
+        """Everything ``fit`` learned, as CPU tensors and plain Python values."""
+        if not hasattr(self, "autoencoder_"):
+            raise RuntimeError("This DeepSMOTE instance is not fitted yet: call `fit` first.")
+        return {
+            "architecture": {
+                "image_shape": list(self.image_shape_),
+                "latent_dim": self.autoencoder_.latent_dim,
+                "width": self.autoencoder_.width,
+            },
+            "autoencoder": {k: v.detach().cpu() for k, v in self.autoencoder_.state_dict().items()},
+            "history": self.history_,
+            "sampling_strategy": [[c, n] for c, n in self.sampling_strategy_.items()],
+            "classes": self.classes_.cpu(),
+            "dtype": str(self.dtype_).removeprefix("torch."),
+            "latents": [[c, z.cpu()] for c, z in self.latents_.items()],
+            "neighbors": [[c, nn.cpu()] for c, nn in self.neighbors_.items()],
+            "sample_seed": self.sample_seed_,
+        }
+
+    def load_fitted_state(self, state: dict[str, Any]) -> "DeepSMOTE":
+        """Restore what :meth:`fitted_state` returned, onto this instance's ``device``."""
+        device = resolve_device(self.device)
+        architecture = state["architecture"]
+        self.image_shape_ = tuple(architecture["image_shape"])
+        self.autoencoder_ = ConvAutoencoder(
+            self.image_shape_, architecture["latent_dim"], width=architecture["width"]
+        )
+        self.autoencoder_.load_state_dict(state["autoencoder"])
+        self.autoencoder_.to(device).eval()
+        self.history_ = list(state["history"])
+        self.sampling_strategy_ = OrderedDict((int(c), int(n)) for c, n in state["sampling_strategy"])
+        self.classes_ = state["classes"]
+        self.dtype_ = getattr(torch, state["dtype"])
+        self.latents_ = {int(c): z.to(device) for c, z in state["latents"]}
+        self.neighbors_ = {int(c): nn.to(device) for c, nn in state["neighbors"]}
+        self.sample_seed_ = int(state["sample_seed"])
+        return self
+
     # -- generation --------------------------------------------------------------
 
     @torch.inference_mode()
@@ -246,7 +295,7 @@ class DeepSMOTE(BaseEstimator):
         """
         if not hasattr(self, "autoencoder_"):
             raise RuntimeError("This DeepSMOTE instance is not fitted yet: call `fit` first.")
-        seed = self._sample_seed if random_state is None else random_state
+        seed = self.sample_seed_ if random_state is None else random_state
         generator = check_generator(seed)
         latents, labels = [], []
         for label, n_new in self.sampling_strategy_.items():
@@ -271,32 +320,16 @@ class DeepSMOTE(BaseEstimator):
         return torch.cat([images, new_images]), torch.cat([labels, new_labels])
 
 
-def _final_sampling_strategy(
-    sampling_strategy: SamplingStrategy, labels: torch.Tensor
-) -> "OrderedDict[int, int]":
-    """imbalanced-learn's reading of ``sampling_strategy``: class → number of images to add."""
-    targets = labels.numpy()
-    strategy = sampling_strategy
-    if isinstance(strategy, str):
-        check_option("sampling_strategy", strategy, SAMPLING_STRINGS)
-    elif callable(strategy):
-        strategy = strategy(targets)
-        if not isinstance(strategy, Mapping):
-            raise TypeError(
-                "`sampling_strategy` is a callable, so it must return a dict {class: final count}, "
-                f"got {strategy!r} (type {type(strategy).__name__})."
-            )
-    elif isinstance(strategy, bool) or not isinstance(strategy, (float, Mapping)):
-        raise TypeError(
-            "`sampling_strategy` must be a float, a str, a dict or a callable, got "
-            f"{strategy!r} (type {type(strategy).__name__})."
-        )
-    try:
-        resolved = check_sampling_strategy(strategy, targets, "over-sampling")
-    except ValueError as error:
-        classes, counts = torch.unique(labels, return_counts=True)
-        raise ValueError(
-            f"`sampling_strategy` {sampling_strategy!r} does not fit the classes "
-            f"{dict(zip(classes.tolist(), counts.tolist()))} (class: count): {error}"
-        ) from error
-    return OrderedDict((int(label), int(n_new)) for label, n_new in sorted(resolved.items()))
+def _tensor_digest(tensors: Mapping[str, torch.Tensor]) -> str:
+    digest = hashlib.sha256()
+    for name, tensor in sorted(tensors.items()):
+        digest.update(name.encode())
+        digest.update(tensor.detach().cpu().contiguous().view(torch.uint8).numpy().tobytes())
+    return digest.hexdigest()
+
+
+def _describe_random_state(random_state: Any) -> Any:
+    """A JSON-able stand-in for ``random_state`` (a generator by its state's digest)."""
+    if isinstance(random_state, torch.Generator):
+        return "generator:" + _tensor_digest({"state": random_state.get_state()})
+    return random_state if random_state is None else check_int("random_state", random_state, minimum=0)

@@ -1,0 +1,289 @@
+from collections import Counter
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+from torch.utils.data import DataLoader, Subset, TensorDataset
+from torchvision import transforms as T
+from torchvision.datasets import ImageFolder
+
+from torch_deepsmote import DeepSMOTE
+from torch_deepsmote.dataset import DeepSMOTEDataset
+from torch_deepsmote.sampler import BalancedBatchSampler
+from tests.conftest import FAST_OPTIONS, blob_images
+
+
+def _wrap(dataset, **kwargs):
+    options = dict(FAST_OPTIONS, random_state=0) | kwargs
+    return DeepSMOTEDataset(dataset, **options)
+
+
+@pytest.fixture
+def tensor_dataset():
+    images, labels = blob_images([30, 12, 6])
+    return TensorDataset(images, labels)
+
+
+class LabelsDataset(torch.utils.data.Dataset):
+    """SVHN-like: a ``.labels`` attribute and (H, W, C) uint8 numpy items."""
+
+    def __init__(self, counts):
+        images, labels = blob_images(counts)
+        self.data = images.repeat(1, 3, 1, 1).permute(0, 2, 3, 1).numpy()
+        self.labels = labels.numpy()
+
+    def __len__(self):
+        return len(self.labels)
+
+    def __getitem__(self, index):
+        return self.data[index], int(self.labels[index])
+
+
+class NoLabelsDataset(torch.utils.data.Dataset):
+    """Labels only through the items; float (H, W) tensor images in [0, 1]."""
+
+    def __init__(self, counts):
+        images, self._labels = blob_images(counts)
+        self.images = images[:, 0].float() / 255
+
+    def __len__(self):
+        return len(self._labels)
+
+    def __getitem__(self, index):
+        return self.images[index], int(self._labels[index])
+
+
+def _image_folder(root, counts, mode):
+    images, labels = blob_images(counts)
+    for index, (image, label) in enumerate(zip(images, labels)):
+        folder = root / f"class_{int(label)}"
+        folder.mkdir(parents=True, exist_ok=True)
+        pixels = image[0].numpy()
+        picture = Image.fromarray(pixels, mode="L")
+        picture.convert(mode).save(folder / f"{index:03d}.png")
+    return ImageFolder(str(root), loader=lambda path: Image.open(path).convert(mode))
+
+
+def _counts(labels):
+    return dict(sorted(Counter(labels).items()))
+
+
+def test_tensor_dataset_real_items_pass_through_and_synthetic_match(tensor_dataset):
+    ds = _wrap(tensor_dataset)
+    assert len(ds) == 90 and ds.n_real == 48
+    for index in (0, 17, 47):
+        image, label = ds[index]
+        assert torch.equal(image, tensor_dataset[index][0]) and label == int(tensor_dataset[index][1])
+    assert _counts(ds.targets.tolist()) == {0: 30, 1: 30, 2: 30}
+    assert ds.synthetic_mask.sum() == 42 and not ds.synthetic_mask[:48].any()
+    for index in (48, 70, 89):
+        image, label = ds[index]
+        assert image.dtype == torch.uint8 and image.shape == (1, 8, 8)
+        assert label == int(ds.targets[index])
+    assert [ds[i][1] for i in range(48, 90)] == [1] * 18 + [2] * 24
+
+
+@pytest.mark.parametrize("mode", ["L", "RGB"])
+def test_image_folder_gives_pil_images_of_the_same_mode(tmp_path, mode):
+    folder = _image_folder(tmp_path / "images", [20, 6], mode)
+    ds = _wrap(folder, transform=None)
+    image, label = ds[len(ds) - 1]
+    assert isinstance(image, Image.Image) and image.mode == mode and image.size == (8, 8)
+    assert label == 1
+    assert ds.classes == ["class_0", "class_1"]
+    assert ds.class_to_idx == {"class_0": 0, "class_1": 1}
+    real, _ = ds[0]
+    assert np.array_equal(np.asarray(real), np.asarray(folder[0][0]))
+
+
+def test_transform_applies_to_real_and_synthetic_alike(tmp_path):
+    folder = _image_folder(tmp_path / "images", [20, 6], "L")
+    ds = _wrap(folder, transform=T.Compose([T.ToTensor(), T.Normalize([0.5], [0.5])]), target_transform=lambda y: y + 10)
+    real, real_label = ds[0]
+    fake, fake_label = ds[len(ds) - 1]
+    assert real.shape == fake.shape == (1, 8, 8)
+    assert real.dtype == fake.dtype == torch.float32
+    assert (real_label, fake_label) == (10, 11)
+
+
+def test_labels_attribute_and_numpy_items():
+    base = LabelsDataset([20, 5])
+    ds = _wrap(base, k_neighbors=3)
+    image, label = ds[len(ds) - 1]
+    assert isinstance(image, np.ndarray) and image.shape == (8, 8, 3) and image.dtype == np.uint8
+    assert label == 1
+
+
+def test_targets_from_one_pass_and_float_2d_tensors():
+    ds = _wrap(NoLabelsDataset([20, 5]), k_neighbors=3)
+    image, label = ds[len(ds) - 1]
+    assert image.shape == (8, 8) and image.dtype == torch.float32
+    assert 0.0 <= float(image.min()) and float(image.max()) <= 1.0
+    assert _counts(ds.targets.tolist()) == {0: 20, 1: 20}
+
+
+def test_subset_targets_are_mapped_through_indices():
+    images, labels = blob_images([30, 12, 6])
+    base = TensorDataset(images, labels)
+    base.targets = labels
+    indices = list(range(0, 48, 2))
+    ds = _wrap(Subset(base, indices), k_neighbors=2)
+    assert ds.targets[: len(indices)].tolist() == labels[indices].tolist()
+    assert _counts(ds.targets.tolist()) == {0: 15, 1: 15, 2: 15}
+
+
+def test_explicit_targets_win():
+    images, labels = blob_images([10, 10])
+    ds = _wrap(TensorDataset(images, labels), targets=[0] * 16 + [1] * 4, k_neighbors=3)
+    assert _counts(ds.targets.tolist()) == {0: 16, 1: 16}
+
+
+def test_same_seed_same_bytes_across_constructions(tensor_dataset):
+    first = _wrap(tensor_dataset, cache_dir=False)
+    second = _wrap(tensor_dataset, cache_dir=False)
+    other = _wrap(tensor_dataset, cache_dir=False, random_state=1)
+    indices = list(range(48, 90))
+    a = torch.stack([first[i][0] for i in indices])
+    assert torch.equal(a, torch.stack([second[i][0] for i in indices]))
+    assert not torch.equal(a, torch.stack([other[i][0] for i in indices]))
+
+
+def test_same_bytes_with_zero_and_two_workers(tensor_dataset):
+    ds = _wrap(tensor_dataset)
+    indices = list(range(40, 90))
+
+    def collect(workers):
+        loader = DataLoader(Subset(ds, indices), batch_size=8, num_workers=workers)
+        return torch.cat([images for images, _ in loader])
+
+    assert torch.equal(collect(0), collect(2))
+
+
+def test_items_do_not_depend_on_batch_composition(tensor_dataset):
+    ds = _wrap(tensor_dataset)
+    alone = ds[60][0]
+    batched = dict(zip([60, 3, 85, 61], ds.__getitems__([60, 3, 85, 61])))
+    assert torch.equal(alone, batched[60][0])
+
+
+def test_fresh_per_epoch_changes_items_only_then(tensor_dataset):
+    fixed = _wrap(tensor_dataset)
+    fresh = _wrap(tensor_dataset, fresh_per_epoch=True)
+    indices = list(range(48, 90))
+
+    def items(ds, epoch):
+        ds.set_epoch(epoch)
+        return torch.stack([ds[i][0] for i in indices])
+
+    assert torch.equal(items(fixed, 0), items(fixed, 1))
+    epoch0 = items(fresh, 0)
+    assert not torch.equal(epoch0, items(fresh, 1))
+    assert torch.equal(epoch0, items(fresh, 0))
+    assert torch.equal(items(fresh, 0), items(fixed, 0))
+
+
+def test_one_decoder_call_per_batch(tensor_dataset, monkeypatch):
+    ds = _wrap(tensor_dataset)
+    calls = []
+    original = ds.oversampler.autoencoder_.decode
+
+    def counting(latents):
+        calls.append(latents.shape[0])
+        return original(latents)
+
+    monkeypatch.setattr(ds.oversampler.autoencoder_, "decode", counting)
+    loader = DataLoader(ds, batch_sampler=[[0, 50, 60, 89, 70], [1, 2], [55, 56, 57]])
+    batches = list(loader)
+    assert calls == [4, 3]
+    assert batches[0][0].shape == (5, 1, 8, 8)
+
+
+def test_second_construction_is_served_from_the_cache(tensor_dataset, monkeypatch, isolated_cache):
+    fits = []
+    original_fit = DeepSMOTE.fit
+
+    def counting_fit(self, *args, **kwargs):
+        fits.append(1)
+        return original_fit(self, *args, **kwargs)
+
+    monkeypatch.setattr(DeepSMOTE, "fit", counting_fit)
+    first = _wrap(tensor_dataset)
+    second = _wrap(tensor_dataset)
+    assert len(fits) == 1 and not first.from_cache and second.from_cache
+    assert len(list(isolated_cache.glob("deepsmote-*.pt"))) == 1
+    indices = list(range(48, 90))
+    assert torch.equal(torch.stack([first[i][0] for i in indices]), torch.stack([second[i][0] for i in indices]))
+    assert "loaded from the cache" in repr(second)
+
+    _wrap(tensor_dataset, epochs=2)
+    _wrap(tensor_dataset, penalty="none")
+    images, labels = blob_images([30, 12, 6], seed=1)
+    _wrap(TensorDataset(images, labels))
+    assert len(fits) == 4
+    assert len(list(isolated_cache.glob("deepsmote-*.pt"))) == 4
+
+
+def test_cache_can_be_turned_off_or_moved(tensor_dataset, tmp_path, isolated_cache):
+    _wrap(tensor_dataset, cache_dir=False)
+    assert not list(isolated_cache.iterdir())
+    _wrap(tensor_dataset, cache_dir=tmp_path / "mine")
+    assert len(list((tmp_path / "mine").glob("deepsmote-*.pt"))) == 1
+
+
+def test_prefitted_oversampler(tensor_dataset):
+    images, labels = tensor_dataset.tensors
+    fitted = DeepSMOTE(random_state=0, **FAST_OPTIONS).fit(images, labels)
+    ds = DeepSMOTEDataset(tensor_dataset, oversampler=fitted)
+    assert len(ds) == 90 and ds.oversampler is fitted
+    with pytest.raises(ValueError, match="oversampler"):
+        DeepSMOTEDataset(tensor_dataset, oversampler=DeepSMOTE())
+    with pytest.raises(ValueError, match="oversampler"):
+        DeepSMOTEDataset(TensorDataset(images.float() / 255, labels), oversampler=fitted)
+
+
+def test_indices_follow_python_semantics(tensor_dataset):
+    ds = _wrap(tensor_dataset)
+    assert torch.equal(ds[-1][0], ds[89][0])
+    assert torch.equal(ds[-90][0], ds[0][0])
+    for bad in (90, -91):
+        with pytest.raises(IndexError, match=str(bad)):
+            ds[bad]
+
+
+def test_normalising_base_transform_is_refused_with_a_hint(tmp_path):
+    folder = _image_folder(tmp_path / "images", [10, 4], "L")
+    folder.transform = T.Compose([T.ToTensor(), T.Normalize([0.5], [0.5])])
+    with pytest.raises(ValueError, match="transform"):
+        _wrap(folder)
+
+
+def test_non_image_items_are_refused():
+    base = [("not an image", 0), ("nope", 1)]
+    with pytest.raises(TypeError, match="raw images"):
+        _wrap(base, targets=[0, 1])
+
+
+def test_mixed_sizes_are_refused():
+    images = [torch.zeros(1, 8, 8, dtype=torch.uint8)] * 5 + [torch.zeros(1, 9, 8, dtype=torch.uint8)]
+    base = list(zip(images, [0, 0, 0, 1, 1, 1]))
+    with pytest.raises(ValueError, match="item 5"):
+        _wrap(base)
+
+
+def test_repr_shows_counts_and_options(tensor_dataset):
+    text = repr(_wrap(tensor_dataset, transform=T.ToTensor()))
+    for piece in ("90 (48 real, 42 synthetic)", "1: 12→30", "2: 6→30", "k_neighbors=5", "trained here", "ToTensor"):
+        assert piece in text
+
+
+def test_balanced_sampler_over_the_dataset(tensor_dataset):
+    ds = _wrap(tensor_dataset)
+    sampler = BalancedBatchSampler(ds.targets, 12, generator=0)
+    seen_synthetic = 0
+    for images, labels in DataLoader(ds, batch_sampler=sampler):
+        assert max(Counter(labels.tolist()).values()) - min(Counter(labels.tolist()).values()) <= 1
+        assert images.shape[1:] == (1, 8, 8)
+    for batch in sampler:
+        seen_synthetic += int(ds.synthetic_mask[batch].sum())
+    assert seen_synthetic > 0

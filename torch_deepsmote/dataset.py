@@ -1,0 +1,322 @@
+"""``DeepSMOTEDataset``: any map-style image dataset, balanced by lazy DeepSMOTE items."""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+import torch
+from torch.utils.data import Dataset
+from tqdm.auto import tqdm
+
+from . import cache
+from ._items import RawFormat
+from ._validation import check_int, check_labels
+from ._strategy import resolve_sampling_strategy
+from .oversampler import DeepSMOTE
+from .smote import SmoteDraw
+
+__all__ = ["DeepSMOTEDataset"]
+
+logger = logging.getLogger(__name__)
+
+
+class DeepSMOTEDataset(Dataset):
+    """Wrap a map-style image dataset and append synthetic minority items.
+
+    Indices ``[0, len(dataset))`` return the base dataset's items; the indices after
+    them are synthetic, grouped by class in ascending order. Synthetic item ``i`` is a
+    pure function of ``(random_state, i)`` — and of the epoch when
+    ``fresh_per_epoch=True`` — mapped to a (class, base latent, neighbour, gap) triple
+    and decoded on demand; only latents, the neighbour table and the decoder are kept
+    in memory, never the images. A batch of indices (``__getitems__``, which
+    ``DataLoader`` calls) is decoded in one decoder call.
+
+    Synthetic items come back as the same kind of object as the base items (a PIL
+    image of the same mode and size, or a tensor/array of the same dtype, layout and
+    range), and ``transform``/``target_transform`` apply to both alike. Labels come
+    back as Python ints (from ``targets``), for real and synthetic items. The base
+    dataset's own ``transform`` should be ``None``, so its items are raw images.
+
+    The autoencoder is trained once: the fitted model, latents and neighbour table are
+    stored in ``cache_dir`` under a fingerprint of the images, the labels and every
+    option that changes the model, and a later construction with the same data and
+    options loads them instead of training (see :mod:`torch_deepsmote.cache`).
+
+    Args:
+        dataset: map-style dataset yielding ``(image, label)``.
+        sampling_strategy: as in :class:`DeepSMOTE` (imbalanced-learn's meanings).
+        k_neighbors: neighbours per latent.
+        transform: applied to every image (real and synthetic).
+        target_transform: applied to every label.
+        targets: the base labels, if the dataset has no ``targets``/``labels``.
+        random_state: int seed (or ``None`` for fresh entropy) for training and draws.
+        device: where the autoencoder trains and decodes; ``None`` = CUDA if available.
+        cache_dir: cache folder; ``None`` = the default folder, ``False`` = no cache.
+        fresh_per_epoch: draw new synthetic items each epoch (``set_epoch``).
+        oversampler: an already fitted :class:`DeepSMOTE` to use instead of training.
+        **options: further :class:`DeepSMOTE` options (``epochs``, ``latent_dim``,
+            ``penalty``, ``knn_backend``, ``progress``, ...).
+    """
+
+    def __init__(
+        self,
+        dataset: Dataset,
+        *,
+        sampling_strategy: Any = "auto",
+        k_neighbors: int = 5,
+        transform: Callable | None = None,
+        target_transform: Callable | None = None,
+        targets: Sequence[int] | torch.Tensor | None = None,
+        random_state: int | None = None,
+        device: Any = None,
+        cache_dir: str | Path | None | bool = None,
+        fresh_per_epoch: bool = False,
+        oversampler: DeepSMOTE | None = None,
+        **options: Any,
+    ) -> None:
+        self.dataset = dataset
+        self.transform = transform
+        self.target_transform = target_transform
+        self.fresh_per_epoch = bool(fresh_per_epoch)
+        self.epoch = 0
+        base_targets = _base_targets(dataset, targets)
+        self.raw_format, images = _read_images(dataset, len(base_targets))
+        if oversampler is not None:
+            if options or not hasattr(oversampler, "autoencoder_"):
+                raise ValueError(
+                    "`oversampler` must be a fitted DeepSMOTE given without further DeepSMOTE "
+                    f"options, got fitted={hasattr(oversampler, 'autoencoder_')} and options "
+                    f"{sorted(options)}."
+                )
+            self.oversampler, self.from_cache = oversampler, False
+        else:
+            self.oversampler = DeepSMOTE(
+                sampling_strategy,
+                k_neighbors,
+                random_state=random_state,
+                device=device,
+                **options,
+            )
+            self.from_cache = _fit_or_load(self.oversampler, images, base_targets, cache_dir)
+        _check_compatible(self.oversampler, self.raw_format)
+        self._base_targets = base_targets
+        self._seed = self.oversampler.sample_seed_
+        labels = [label for label, n in self.oversampler.sampling_strategy_.items() for _ in range(n)]
+        self._synthetic_targets = torch.tensor(labels, dtype=torch.long)
+        self._targets = torch.cat([base_targets, self._synthetic_targets])
+        self._draws: tuple[int, SmoteDraw] | None = None
+
+    # -- sizes and labels ------------------------------------------------------------
+
+    def __len__(self) -> int:
+        return len(self._base_targets) + len(self._synthetic_targets)
+
+    @property
+    def n_real(self) -> int:
+        """Number of base (real) items."""
+        return len(self._base_targets)
+
+    @property
+    def targets(self) -> torch.Tensor:
+        """(len(self),) int64 labels of real then synthetic items."""
+        return self._targets.clone()
+
+    @property
+    def synthetic_mask(self) -> torch.Tensor:
+        """(len(self),) bool, True for synthetic items."""
+        mask = torch.zeros(len(self), dtype=torch.bool)
+        mask[self.n_real :] = True
+        return mask
+
+    @property
+    def classes(self) -> Any:
+        return getattr(self.dataset, "classes", sorted(set(self._base_targets.tolist())))
+
+    @property
+    def class_to_idx(self) -> dict:
+        return getattr(self.dataset, "class_to_idx", {c: c for c in self.classes})
+
+    def set_epoch(self, epoch: int) -> None:
+        """Select the epoch; with ``fresh_per_epoch`` it changes the synthetic items."""
+        self.epoch = check_int("epoch", epoch, minimum=0)
+
+    # -- items -----------------------------------------------------------------------
+
+    def __getitem__(self, index: int) -> tuple[Any, Any]:
+        return self.__getitems__([index])[0]
+
+    def __getitems__(self, indices: Sequence[int]) -> list[tuple[Any, Any]]:
+        """The items at ``indices``; all synthetic ones are decoded in one call."""
+        positions = [self._normalise_index(i) for i in indices]
+        synthetic = [p - self.n_real for p in positions if p >= self.n_real]
+        decoded = iter(self._decode(synthetic)) if synthetic else iter(())
+        items = []
+        for position in positions:
+            image = self.dataset[position][0] if position < self.n_real else next(decoded)
+            items.append(self._finish(image, int(self._targets[position])))
+        return items
+
+    def _normalise_index(self, index: int) -> int:
+        index = int(index)
+        length = len(self)
+        if not -length <= index < length:
+            raise IndexError(f"index {index} is out of range for a dataset of {length} items.")
+        return index % length
+
+    def _finish(self, image: Any, label: Any) -> tuple[Any, Any]:
+        if self.transform is not None:
+            image = self.transform(image)
+        if self.target_transform is not None:
+            label = self.target_transform(label)
+        return image, label
+
+    def _current_draws(self) -> SmoteDraw:
+        """(base, neighbour, gap) of every synthetic item for the current epoch."""
+        epoch = self.epoch if self.fresh_per_epoch else 0
+        if self._draws is None or self._draws[0] != epoch:
+            parts = []
+            for label, n_new in self.oversampler.sampling_strategy_.items():
+                if n_new > 0:
+                    generator = torch.Generator().manual_seed(_mix(self._seed, label, epoch))
+                    parts.append(self.oversampler.draw(label, n_new, generator))
+            self._draws = (epoch, SmoteDraw(*(torch.cat(column) for column in zip(*parts))))
+        return self._draws[1]
+
+    def _decode(self, synthetic: list[int]) -> list[Any]:
+        """Raw items for synthetic positions (offsets past the real items)."""
+        draws = self._current_draws()
+        rows = torch.tensor(synthetic, dtype=torch.long)
+        labels = self._synthetic_targets[rows]
+        latents = []
+        for label in labels.unique(sorted=True).tolist():
+            chosen = rows[labels == label]
+            latents.append((chosen, self.oversampler.latents_for(label, SmoteDraw(*(c[chosen] for c in draws)))))
+        order = torch.cat([chosen for chosen, _ in latents])
+        images = self.oversampler.decode(torch.cat([z for _, z in latents]))
+        by_row = dict(zip(order.tolist(), images))
+        return [self.raw_format.from_chw(by_row[row]) for row in synthetic]
+
+    # -- presentation ------------------------------------------------------------------
+
+    def __repr__(self) -> str:
+        head = f"Dataset {type(self).__name__}"
+        body = [f"Number of datapoints: {len(self)} ({self.n_real} real, {len(self) - self.n_real} synthetic)"]
+        body += self.extra_repr().splitlines()
+        if self.transform is not None:
+            body.append(f"Transform: {self.transform!r}")
+        if self.target_transform is not None:
+            body.append(f"Target transform: {self.target_transform!r}")
+        return "\n".join([head] + ["    " + line for line in body])
+
+    def extra_repr(self) -> str:
+        before = Counter(self._base_targets.tolist())
+        after = Counter(self.targets.tolist())
+        counts = ", ".join(f"{c}: {before[c]}→{after[c]}" for c in sorted(after))
+        sampler = self.oversampler
+        return "\n".join(
+            [
+                f"Class counts (before→after): {counts}",
+                f"sampling_strategy={sampler.sampling_strategy!r}, k_neighbors={sampler.k_neighbors}",
+                f"Autoencoder: {'loaded from the cache' if self.from_cache else 'trained here'}",
+                f"fresh_per_epoch={self.fresh_per_epoch}",
+            ]
+        )
+
+
+def _mix(seed: int, label: int, epoch: int) -> int:
+    """A 63-bit seed from (seed, class, epoch), spread so that nearby inputs differ."""
+    value = (seed * 0x9E3779B97F4A7C15 + label * 0xBF58476D1CE4E5B9 + epoch * 0x94D049BB133111EB) % 2**64
+    value ^= value >> 31
+    return value % 2**63
+
+
+def _base_targets(dataset: Dataset, targets: Any) -> torch.Tensor:
+    """Labels from ``targets=``, ``.targets``, ``.labels``, a ``Subset``'s parent, or one pass."""
+    n_items = len(dataset)
+    if targets is None:
+        targets = _stored_targets(dataset)
+    if targets is None:
+        targets = [dataset[i][1] for i in tqdm(range(n_items), desc="reading labels", leave=False)]
+    return check_labels(torch.as_tensor(targets) if not isinstance(targets, torch.Tensor) else targets, n_items, "targets")
+
+
+def _stored_targets(dataset: Dataset) -> Any:
+    for name in ("targets", "labels"):
+        if getattr(dataset, name, None) is not None:
+            return getattr(dataset, name)
+    if isinstance(dataset, torch.utils.data.Subset):
+        parent = _stored_targets(dataset.dataset)
+        if parent is not None:
+            return torch.as_tensor(parent)[torch.as_tensor(dataset.indices, dtype=torch.long)]
+    return None
+
+
+def _read_images(dataset: Dataset, n_items: int) -> tuple[RawFormat, torch.Tensor]:
+    """The raw format and an (N, C, H, W) tensor of every base image."""
+    if n_items == 0:
+        raise ValueError("`dataset` is empty: there is nothing to oversample.")
+    first = dataset[0][0]
+    try:
+        raw_format = RawFormat.of(first)
+    except TypeError as error:
+        raise TypeError(
+            f"`dataset` items must be raw images; item 0 is not ({error}). If the dataset has "
+            "its own `transform`, set it to None and pass it to DeepSMOTEDataset(transform=...)."
+        ) from error
+    images = torch.empty((n_items, *raw_format.shape), dtype=raw_format.dtype)
+    for index in tqdm(range(n_items), desc="reading images", leave=False):
+        item = first if index == 0 else dataset[index][0]
+        if not raw_format.matches(item):
+            found = RawFormat.of(item) if isinstance(item, type(first)) else type(item).__name__
+            raise ValueError(
+                f"`dataset` items must all share one image format; item 0 is {raw_format}, "
+                f"item {index} is {found}."
+            )
+        images[index] = raw_format.to_chw(item)
+    if images.is_floating_point() and (images.min() < 0 or images.max() > 1):
+        raise ValueError(
+            "`dataset` yields float images outside [0, 1] (normalised tensors?): give DeepSMOTEDataset "
+            "the raw images (base `transform=None`) and pass normalisation as its `transform=`."
+        )
+    return raw_format, images
+
+
+def _fit_or_load(
+    oversampler: DeepSMOTE, images: torch.Tensor, labels: torch.Tensor, cache_dir: Any
+) -> bool:
+    """Fit ``oversampler`` or restore it from the cache; True when it came from the cache."""
+    if cache_dir is False:
+        oversampler.fit(images, labels)
+        return False
+    folder = cache.default_cache_dir() if cache_dir in (None, True) else Path(cache_dir)
+    key = cache.fingerprint(images, labels, _cache_config(oversampler, labels))
+    payload = cache.load_entry(folder, key)
+    if payload is not None:
+        oversampler.load_fitted_state(payload)
+        return True
+    oversampler.fit(images, labels)
+    if _is_main_process():
+        cache.save_entry(folder, key, oversampler.fitted_state())
+    return False
+
+
+def _cache_config(oversampler: DeepSMOTE, labels: torch.Tensor) -> dict[str, Any]:
+    strategy = resolve_sampling_strategy(oversampler.sampling_strategy, labels)
+    return {**oversampler.model_config(), "sampling_strategy": list(strategy.items())}
+
+
+def _is_main_process() -> bool:
+    distributed = torch.distributed.is_available() and torch.distributed.is_initialized()
+    return not distributed or torch.distributed.get_rank() == 0
+
+
+def _check_compatible(oversampler: DeepSMOTE, raw_format: RawFormat) -> None:
+    if tuple(oversampler.image_shape_) != tuple(raw_format.shape) or oversampler.dtype_ != raw_format.dtype:
+        raise ValueError(
+            f"`oversampler` was fitted on {oversampler.dtype_} images of shape "
+            f"{oversampler.image_shape_}, but `dataset` holds {raw_format.dtype} images of shape "
+            f"{raw_format.shape}."
+        )
