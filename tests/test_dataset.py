@@ -287,3 +287,12 @@ def test_balanced_sampler_over_the_dataset(tensor_dataset):
     for batch in sampler:
         seen_synthetic += int(ds.synthetic_mask[batch].sum())
     assert seen_synthetic > 0
+
+
+def test_pickles_and_gives_the_same_items(tensor_dataset):
+    import pickle
+
+    ds = _wrap(tensor_dataset)
+    copy = pickle.loads(pickle.dumps(ds))
+    indices = [0, 50, 89]
+    assert all(torch.equal(a[0], b[0]) for a, b in zip(ds.__getitems__(indices), copy.__getitems__(indices)))

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import logging
+import os
 import subprocess
 import sys
 import textwrap
@@ -226,10 +228,9 @@ def test_drop_self(candidates, expected):
 
 
 @pytest.fixture
-def fresh_keops_import():
-    neighbors._import_pykeops.cache_clear()
-    yield
-    neighbors._import_pykeops.cache_clear()
+def fresh_keops_import(monkeypatch):
+    """Make the module forget its lazily imported pykeops for one test."""
+    monkeypatch.setattr(neighbors, "_pykeops", None)
 
 
 def test_missing_pykeops_raises_import_error_with_hint(monkeypatch, fresh_keops_import):
@@ -308,16 +309,31 @@ def test_keops_k_equals_n_minus_one(keops_results):
     assert torch.equal(neighbour_distances(x, got), oracle_distances(x, KEOPS_K))
 
 
-def test_keops_build_folder_from_env_and_setter(monkeypatch, fresh_keops_import, tmp_path, keops_results):
-    # keops_results first: the kernel is compiled in the default folder before we move it.
-    pykeops = neighbors._import_pykeops()
-    default = pykeops.get_build_folder()
-    neighbors._import_pykeops.cache_clear()
-    monkeypatch.setenv(neighbors.KEOPS_BUILD_DIR_ENV, str(tmp_path / "from_env"))
-    try:
-        assert neighbors._import_pykeops().get_build_folder() == str(tmp_path / "from_env")
-        neighbors.set_keops_build_folder(tmp_path / "from_call")
-        assert pykeops.get_build_folder() == str(tmp_path / "from_call")
-    finally:
-        pykeops.set_build_folder(default)
-    assert pykeops.get_build_folder() == default
+def test_keops_build_folder_from_env_then_setter(tmp_path):
+    # In a fresh interpreter: the variable must act before pykeops is first imported.
+    code = textwrap.dedent(
+        """
+        import json, logging, os, sys
+        logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
+        from torch_deepsmote import neighbors
+        pykeops = neighbors._import_pykeops()
+        first = pykeops.get_build_folder()
+        leaked = "KEOPS_CACHE_FOLDER" in os.environ
+        neighbors.set_keops_build_folder(sys.argv[1])
+        print(json.dumps([first, pykeops.get_build_folder(), leaked]))
+        """
+    )
+    env = dict(os.environ, TORCH_DEEPSMOTE_KEOPS_BUILD_DIR=str(tmp_path / "env"), PYKEOPS_VERBOSE="0")
+    env.pop("KEOPS_CACHE_FOLDER", None)
+    result = subprocess.run(
+        [sys.executable, "-c", code, str(tmp_path / "call")],
+        cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    first, second, leaked = json.loads(result.stdout.strip().splitlines()[-1])
+    assert Path(first).parent == tmp_path / "env"  # <folder>/<platform>_p<python>
+    assert Path(second) == tmp_path / "call" / Path(first).name
+    assert not leaked, "KEOPS_CACHE_FOLDER must not outlive the import"
+    assert "already imported" in result.stderr
+    # pykeops wrote its formula index at exit into the folder chosen at import, not the default one.
+    assert (Path(first) / "LoadKeOps_cpp_class_cache.pkl").is_file()

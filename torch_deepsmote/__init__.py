@@ -5,14 +5,20 @@ touched when a function that needs them runs.
 """
 
 from .autoencoder import ConvAutoencoder
+from .dataset import DeepSMOTEDataset
+from .metrics import imbalanced_report
+from .neighbors import kneighbors
 from .oversampler import DeepSMOTE
+from .sampler import BalancedBatchSampler
 from .smote import smote_interpolate
 from .training import fit_autoencoder
-from .neighbors import kneighbors
 
 __all__ = [
+    "BalancedBatchSampler",
     "ConvAutoencoder",
     "DeepSMOTE",
+    "DeepSMOTEDataset",
+    "imbalanced_report",
     "fit_autoencoder",
     "kneighbors",
     "smote_interpolate",

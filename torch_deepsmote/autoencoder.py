@@ -22,12 +22,12 @@ Images must be at least 4×4; inputs are expected in ``[-1, 1]``.
 
 from __future__ import annotations
 
-import math
 from typing import Sequence
 
 import torch
 from torch import nn
 
+from ._init import reset_parameters_
 from ._validation import check_int
 
 __all__ = ["ConvAutoencoder", "default_latent_dim"]
@@ -146,18 +146,9 @@ class ConvAutoencoder(nn.Module):
             layers += [nn.Tanh()] if last else [nn.BatchNorm2d(widths[block + 1]), nn.ReLU(inplace=True)]
         return decoder_input, nn.Sequential(*layers)
 
-    @torch.no_grad()
     def reset_parameters(self, generator: torch.Generator | None = None) -> None:
         """Re-draw every weight with PyTorch's default scheme, from ``generator``."""
-        for module in self.modules():
-            if isinstance(module, (nn.Conv2d, nn.ConvTranspose2d, nn.Linear)):
-                nn.init.kaiming_uniform_(module.weight, a=math.sqrt(5), generator=generator)
-                if module.bias is not None:
-                    fan_in, _ = nn.init._calculate_fan_in_and_fan_out(module.weight)
-                    bound = 1.0 / math.sqrt(fan_in)
-                    nn.init.uniform_(module.bias, -bound, bound, generator=generator)
-            elif isinstance(module, nn.BatchNorm2d):
-                module.reset_parameters()
+        reset_parameters_(self, generator)
 
     def encode(self, images: torch.Tensor) -> torch.Tensor:
         """(N, C, H, W) images in [-1, 1] → (N, latent_dim) latents."""

@@ -36,7 +36,12 @@ class DeepSMOTEDataset(Dataset):
 
     Synthetic items come back as the same kind of object as the base items (a PIL
     image of the same mode and size, or a tensor/array of the same dtype, layout and
-    range), and ``transform``/``target_transform`` apply to both alike. Labels come
+    range), and ``transform``/``target_transform`` apply to both alike.
+
+    Decoding runs on ``device``. With a CUDA device, DataLoader worker processes
+    decode on the CPU with a copy of the model (a forked process cannot use the
+    parent's CUDA context, and pickling sends the CPU copy); decoding is batched,
+    so ``num_workers=0`` keeps it on the GPU and is usually the fastest choice. Labels come
     back as Python ints (from ``targets``), for real and synthetic items. The base
     dataset's own ``transform`` should be ``None``, so its items are raw images.
 
@@ -108,6 +113,9 @@ class DeepSMOTEDataset(Dataset):
         self._synthetic_targets = torch.tensor(labels, dtype=torch.long)
         self._targets = torch.cat([base_targets, self._synthetic_targets])
         self._draws: tuple[int, SmoteDraw] | None = None
+        on_cpu = self.oversampler.autoencoder_.decoder[0].weight.device.type == "cpu"
+        self._cpu_state = None if on_cpu else self.oversampler.fitted_state()
+        self._worker_oversampler: DeepSMOTE | None = None
 
     # -- sizes and labels ------------------------------------------------------------
 
@@ -150,14 +158,17 @@ class DeepSMOTEDataset(Dataset):
 
     def __getitems__(self, indices: Sequence[int]) -> list[tuple[Any, Any]]:
         """The items at ``indices``; all synthetic ones are decoded in one call."""
+        return [self._finish(image, label) for image, label in self.raw_items(indices)]
+
+    def raw_items(self, indices: Sequence[int]) -> list[tuple[Any, int]]:
+        """The items at ``indices`` before ``transform``/``target_transform``."""
         positions = [self._normalise_index(i) for i in indices]
         synthetic = [p - self.n_real for p in positions if p >= self.n_real]
         decoded = iter(self._decode(synthetic)) if synthetic else iter(())
-        items = []
-        for position in positions:
-            image = self.dataset[position][0] if position < self.n_real else next(decoded)
-            items.append(self._finish(image, int(self._targets[position])))
-        return items
+        return [
+            (self.dataset[p][0] if p < self.n_real else next(decoded), int(self._targets[p]))
+            for p in positions
+        ]
 
     def _normalise_index(self, index: int) -> int:
         index = int(index)
@@ -185,17 +196,39 @@ class DeepSMOTEDataset(Dataset):
             self._draws = (epoch, SmoteDraw(*(torch.cat(column) for column in zip(*parts))))
         return self._draws[1]
 
+    def _decoder(self) -> DeepSMOTE:
+        """The fitted model to decode with: a CPU copy inside DataLoader worker processes."""
+        if self._cpu_state is None or torch.utils.data.get_worker_info() is None:
+            return self.oversampler
+        if self._worker_oversampler is None:
+            self._worker_oversampler = DeepSMOTE(device="cpu").load_fitted_state(self._cpu_state)
+        return self._worker_oversampler
+
+    def __getstate__(self) -> dict[str, Any]:
+        """Pickle without CUDA tensors: a model on the GPU travels as its CPU copy."""
+        state = dict(self.__dict__)
+        if self._cpu_state is not None:
+            state["oversampler"] = None
+        state["_worker_oversampler"] = None
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        if self.oversampler is None:
+            self.oversampler = DeepSMOTE(device="cpu").load_fitted_state(self._cpu_state)
+
     def _decode(self, synthetic: list[int]) -> list[Any]:
         """Raw items for synthetic positions (offsets past the real items)."""
+        oversampler = self._decoder()
         draws = self._current_draws()
         rows = torch.tensor(synthetic, dtype=torch.long)
         labels = self._synthetic_targets[rows]
         latents = []
         for label in labels.unique(sorted=True).tolist():
             chosen = rows[labels == label]
-            latents.append((chosen, self.oversampler.latents_for(label, SmoteDraw(*(c[chosen] for c in draws)))))
+            latents.append((chosen, oversampler.latents_for(label, SmoteDraw(*(c[chosen] for c in draws)))))
         order = torch.cat([chosen for chosen, _ in latents])
-        images = self.oversampler.decode(torch.cat([z for _, z in latents]))
+        images = oversampler.decode(torch.cat([z for _, z in latents]))
         by_row = dict(zip(order.tolist(), images))
         return [self.raw_format.from_chw(by_row[row]) for row in synthetic]
 

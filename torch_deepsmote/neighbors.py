@@ -14,9 +14,9 @@ Two backends compute the same thing:
 
 from __future__ import annotations
 
-import functools
 import logging
 import os
+import sys
 from types import ModuleType
 from typing import Any, Callable
 
@@ -49,13 +49,16 @@ project's measurements were made on a CPU only; re-measure on a GPU with
 ``benchmarks/knn_backends.py --device cuda`` and update this number."""
 
 KEOPS_BUILD_DIR_ENV = "TORCH_DEEPSMOTE_KEOPS_BUILD_DIR"
-"""Environment variable naming the folder where KeOps writes its compiled kernels."""
+"""Environment variable naming KeOps's cache folder (see :func:`set_keops_build_folder`);
+read when this module first imports pykeops."""
 
 _KEOPS_HINT = (
     "The 'keops' k-NN backend needs pykeops, which compiles its kernels at run time "
     "and so needs a working C++ compiler (g++ or clang++; nvcc/CUDA for GPU tensors). "
     "Install it with `pip install pykeops`, or use backend='torch'."
 )
+
+_pykeops: ModuleType | None = None  # pykeops once imported, set by _import_pykeops only
 
 
 def kneighbors(
@@ -67,9 +70,11 @@ def kneighbors(
 ) -> Tensor:
     """Return the ``k`` nearest other points of every row of ``x``, nearest first.
 
-    A point is never its own neighbour, even when it has exact duplicates: its
-    duplicates (at distance 0) come first instead. Among equidistant points the order
-    is unspecified and may differ between backends.
+    A point is never its own neighbour, even when it has exact duplicates: those
+    (at distance 0) are its nearest neighbours instead. Among equidistant points the
+    order is unspecified and may differ between backends; the torch backend ranks by
+    the expanded form of the squared distance, so in ``float32`` near-ties (relative
+    gaps around 1e-6) may rank either way.
 
     Half-precision inputs (``float16``, ``bfloat16``) are upcast to ``float32`` for the
     distance computation. Gradients never flow through the result.
@@ -91,8 +96,9 @@ def kneighbors(
 
     Raises:
         TypeError: ``x`` is not a floating tensor, or ``k`` / ``chunk_size`` is not an int.
-        ValueError: ``x`` is not 2-D, is empty or holds NaN/inf; ``k`` is outside
-            ``[1, n - 1]``; ``chunk_size < 1``; ``backend`` is unknown.
+        ValueError: ``x`` is not 2-D, has no column or holds NaN/inf; ``k`` is outside
+            ``[1, n - 1]`` (so ``n >= 2`` is needed); ``chunk_size < 1``; ``backend`` is
+            unknown.
         ImportError: ``backend="keops"`` and pykeops is missing or cannot compile.
     """
     _check_points(x)
@@ -157,20 +163,25 @@ def default_chunk_size(n: int, element_size: int, block_bytes: int = DEFAULT_BLO
     return max(1, min(n, block_bytes // max(1, n * element_size)))
 
 
-def set_keops_build_folder(path: str | os.PathLike[str] | None) -> None:
-    """Make KeOps write (and look for) its compiled kernels in ``path``.
+def set_keops_build_folder(path: str | os.PathLike[str]) -> None:
+    """Make KeOps keep its compiled kernels under ``path``.
 
-    The environment variable ``TORCH_DEEPSMOTE_KEOPS_BUILD_DIR`` does the same when
-    pykeops is first imported by this module; this function overrides it.
+    Like the environment variable ``TORCH_DEEPSMOTE_KEOPS_BUILD_DIR`` (which this call
+    overrides), ``path`` becomes KeOps's cache folder: kernels go to a subfolder named
+    after the platform and Python version, ``path/<platform>_p<python>/``. Call it
+    before the first KeOps computation of the process: it then imports pykeops with
+    that folder, which also holds pykeops's index of compiled formulas, so later runs
+    find the kernels again. Once pykeops is imported, the folder is switched with
+    ``pykeops.set_build_folder`` and a warning is logged, because pykeops (2.3) keeps
+    writing its index into the folder that was active at import time.
 
     Args:
-        path: A folder (created if missing), or ``None`` for KeOps's default folder.
+        path: A folder, created if missing.
 
     Raises:
         ImportError: pykeops is not installed.
     """
-    pykeops = _import_pykeops()
-    pykeops.set_build_folder(None if path is None else os.fspath(path))
+    _import_pykeops(os.fspath(path))
 
 
 # --------------------------------------------------------------------------- checks
@@ -238,18 +249,55 @@ def _kneighbors_torch(points: Tensor, k: int, chunk_size: int | None) -> Tensor:
 # --------------------------------------------------------------------------- keops backend
 
 
-@functools.lru_cache(maxsize=None)
-def _import_pykeops() -> ModuleType:
-    """Import pykeops once, honouring ``TORCH_DEEPSMOTE_KEOPS_BUILD_DIR``."""
+def _import_pykeops(cache_folder: str | None = None) -> ModuleType:
+    """Return pykeops, importing it on first use (the module's only global state).
+
+    The first import uses ``cache_folder``, else ``TORCH_DEEPSMOTE_KEOPS_BUILD_DIR``,
+    else KeOps's default; a ``cache_folder`` given later switches the folder.
+    """
+    global _pykeops
+    if _pykeops is None:
+        _pykeops = _load_pykeops(cache_folder or os.environ.get(KEOPS_BUILD_DIR_ENV) or None)
+    elif cache_folder is not None:
+        _switch_cache_folder(_pykeops, cache_folder)
+    return _pykeops
+
+
+def _load_pykeops(cache_folder: str | None) -> ModuleType:
+    preloaded = "keopscore" in sys.modules  # KeOps reads its cache folder once, at import
+    previous = os.environ.get("KEOPS_CACHE_FOLDER")
+    if cache_folder is not None:
+        os.environ["KEOPS_CACHE_FOLDER"] = cache_folder
     try:
         import pykeops
         import pykeops.torch  # noqa: F401  (LazyTensor lives here)
     except Exception as error:  # a broken install can raise more than ImportError
         raise ImportError(f"pykeops cannot be imported. {_KEOPS_HINT}") from error
-    build_dir = os.environ.get(KEOPS_BUILD_DIR_ENV)
-    if build_dir:
-        pykeops.set_build_folder(build_dir)
+    finally:
+        if cache_folder is not None:
+            _restore_env("KEOPS_CACHE_FOLDER", previous)
+    if cache_folder is not None and preloaded:
+        _switch_cache_folder(pykeops, cache_folder)
     return pykeops
+
+
+def _restore_env(name: str, value: str | None) -> None:
+    if value is None:
+        os.environ.pop(name, None)
+    else:
+        os.environ[name] = value
+
+
+def _switch_cache_folder(pykeops: ModuleType, cache_folder: str) -> None:
+    subfolder = pykeops.config.pykeops_base.get_default_build_folder_name()
+    pykeops.set_build_folder(os.path.join(cache_folder, subfolder))
+    logger.warning(
+        "pykeops was already imported: its build folder is now %s, but pykeops keeps its index "
+        "of compiled formulas in the folder active at import time, so kernels compiled now are "
+        "reused by this process only. Set %s before the first KeOps call to avoid this.",
+        pykeops.get_build_folder(),
+        KEOPS_BUILD_DIR_ENV,
+    )
 
 
 def _keops_importable() -> bool:

@@ -1,0 +1,89 @@
+"""A small CNN and a plain training loop, shared by the demo and the benchmarks.
+
+The loop knows nothing of resampling: each method differs only in the
+``DataLoader`` it hands over, which is the point of the plug-in.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Iterable
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from tqdm.auto import tqdm
+
+from ._init import reset_parameters_
+
+__all__ = ["SmallCNN", "train_classifier", "predict"]
+
+
+class SmallCNN(nn.Module):
+    """Two 3×3 conv blocks, pooling to 4×4, and a two-layer head.
+
+    Shapes: (N, C, H, W) images (any H, W ≥ 4) → (N, num_classes) logits.
+    """
+
+    def __init__(self, channels: int, num_classes: int, *, width: int = 32, generator: torch.Generator | None = None):
+        super().__init__()
+        self.features = nn.Sequential(
+            nn.Conv2d(channels, width, 3, padding=1),
+            nn.BatchNorm2d(width),
+            nn.ReLU(inplace=True),
+            nn.Conv2d(width, 2 * width, 3, padding=1),
+            nn.BatchNorm2d(2 * width),
+            nn.ReLU(inplace=True),
+            nn.AdaptiveAvgPool2d(4),
+        )
+        self.head = nn.Sequential(
+            nn.Flatten(),
+            nn.Linear(2 * width * 16, 128),
+            nn.ReLU(inplace=True),
+            nn.Linear(128, num_classes),
+        )
+        reset_parameters_(self, generator)
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        return self.head(self.features(images))
+
+
+def train_classifier(
+    model: nn.Module,
+    batches: Iterable[tuple[torch.Tensor, torch.Tensor]],
+    *,
+    epochs: int,
+    lr: float = 1e-3,
+    device: Any = "cpu",
+    progress: bool = True,
+    desc: str = "classifier",
+) -> nn.Module:
+    """Train ``model`` with Adam and cross-entropy for ``epochs`` passes over ``batches``.
+
+    Args:
+        model: the classifier, trained in place.
+        batches: a re-iterable of ``(images (B, C, H, W), labels (B,))``, e.g. a DataLoader.
+        epochs: passes over ``batches``; a batch sampler's ``set_epoch`` is called each time.
+        lr: Adam learning rate.
+        device: where to train.
+        progress: show a tqdm bar.
+        desc: the bar's label.
+    """
+    model.to(device).train()
+    optimizer = torch.optim.Adam(model.parameters(), lr=lr)
+    for epoch in tqdm(range(epochs), desc=desc, unit="epoch", disable=not progress, leave=False):
+        for part in (getattr(batches, "batch_sampler", None), getattr(batches, "dataset", None)):
+            if hasattr(part, "set_epoch"):
+                part.set_epoch(epoch)
+        for images, labels in batches:
+            loss = F.cross_entropy(model(images.to(device)), labels.to(device))
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+    return model.eval()
+
+
+@torch.inference_mode()
+def predict(model: nn.Module, images: torch.Tensor, *, device: Any = "cpu", batch_size: int = 512) -> torch.Tensor:
+    """(N, C, H, W) float images → (N,) int64 predicted classes (on the CPU)."""
+    model.to(device).eval()
+    return torch.cat([model(chunk.to(device)).argmax(1).cpu() for chunk in images.split(batch_size)])

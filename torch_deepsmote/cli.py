@@ -1,0 +1,191 @@
+"""Command line: ``deepsmote demo | fit | generate | grid``."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import re
+import shutil
+import sys
+import tempfile
+from collections import Counter
+from pathlib import Path
+from typing import Sequence
+
+import torch
+from PIL import Image
+from torchvision.datasets import ImageFolder
+
+from .dataset import DeepSMOTEDataset
+from .datasets import DATASET_NAMES
+from .demo import METHODS, SCORES, DemoConfig, TensorImages, load_demo_data, run_demo, _grid_rows
+from .plots import save_class_grid
+
+__all__ = ["main"]
+
+SAFE_NAME = re.compile(r"^[\w][\w .+-]*$")
+
+
+def _add_model_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    parser.add_argument("--device", default=None, help="cpu, cuda, cuda:1 ... (default: cuda if available)")
+    parser.add_argument("--cache-dir", default=None, help="cache folder for the fitted autoencoder")
+    parser.add_argument("--quiet", action="store_true", help="no progress bars")
+
+
+def _add_source_options(parser: argparse.ArgumentParser) -> None:
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("--image-folder", help="an ImageFolder tree: DIR/<class>/<image>")
+    source.add_argument("--dataset", choices=DATASET_NAMES, help="a data set made imbalanced by the paper's profile")
+    parser.add_argument("--root", default=None, help="where --dataset's files are")
+    parser.add_argument("--epochs", type=int, default=50, help="autoencoder epochs (default 50)")
+    parser.add_argument("--k-neighbors", type=int, default=5)
+    parser.add_argument("--penalty", default="paper", choices=("paper", "official", "none"))
+    _add_model_options(parser)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="deepsmote", description="DeepSMOTE oversampling for image data sets.")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    demo = commands.add_parser("demo", help="compare none / random oversampling / DeepSMOTE with one small CNN")
+    demo.add_argument("--dataset", default="digits", choices=DATASET_NAMES)
+    demo.add_argument("--root", default=None, help="where the data set's files are (not needed for digits)")
+    demo.add_argument("--out", default="deepsmote-demo", help="output folder (default ./deepsmote-demo)")
+    demo.add_argument("--classifier-epochs", type=int, default=DemoConfig.classifier_epochs)
+    demo.add_argument("--autoencoder-epochs", type=int, default=DemoConfig.autoencoder_epochs)
+    demo.add_argument("--fast", action="store_true", help="one epoch everywhere (a smoke test)")
+    _add_model_options(demo)
+
+    fit = commands.add_parser("fit", help="train (or load from the cache) the autoencoder for a data set")
+    _add_source_options(fit)
+
+    generate = commands.add_parser("generate", help="write a balanced copy of a data set as an ImageFolder tree")
+    _add_source_options(generate)
+    generate.add_argument("--out", required=True, help="output folder (must not exist or be empty)")
+    generate.add_argument("--overwrite", action="store_true", help="replace a non-empty --out")
+
+    grid = commands.add_parser("grid", help="a PNG of real and synthetic images per class")
+    _add_source_options(grid)
+    grid.add_argument("--out", default="deepsmote-grid.png")
+    grid.add_argument("--per-class", type=int, default=8)
+    return parser
+
+
+def _source(args: argparse.Namespace) -> tuple[object, list[str]]:
+    """The base dataset (raw items) and its class names."""
+    if args.image_folder:
+        folder = ImageFolder(args.image_folder)
+        return folder, list(folder.classes)
+    train, _ = load_demo_data(DemoConfig(dataset=args.dataset, root=args.root, seed=args.seed))
+    return train, [str(c) for c in sorted(set(train.targets.tolist()))]
+
+
+def _wrap(args: argparse.Namespace) -> tuple[DeepSMOTEDataset, list[str]]:
+    base, names = _source(args)
+    dataset = DeepSMOTEDataset(
+        base,
+        k_neighbors=args.k_neighbors,
+        random_state=args.seed,
+        device=args.device,
+        cache_dir=args.cache_dir,
+        epochs=args.epochs,
+        penalty=args.penalty,
+        progress=not args.quiet,
+    )
+    return dataset, names
+
+
+def _safe_class_folder(name: str) -> str:
+    if not SAFE_NAME.match(name) or name in (".", ".."):
+        raise SystemExit(f"error: class name {name!r} cannot be used as a folder name safely.")
+    return name
+
+
+def _to_pil(image: object) -> Image.Image:
+    if isinstance(image, Image.Image):
+        return image
+    tensor = torch.as_tensor(image)
+    if tensor.is_floating_point():
+        tensor = tensor.mul(255).round().clamp(0, 255).to(torch.uint8)
+    if tensor.ndim == 3 and tensor.shape[0] in (1, 3, 4) and isinstance(image, torch.Tensor):
+        tensor = tensor.permute(1, 2, 0)
+    array = tensor.numpy()
+    return Image.fromarray(array[..., 0] if array.ndim == 3 and array.shape[-1] == 1 else array)
+
+
+def _generate(args: argparse.Namespace) -> None:
+    out = Path(args.out)
+    if out.exists() and (not out.is_dir() or any(out.iterdir())) and not args.overwrite:
+        raise SystemExit(f"error: --out {out} exists and is not empty; pass --overwrite to replace it.")
+    dataset, names = _wrap(args)
+    folders = [_safe_class_folder(name) for name in names]
+    out.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}-", dir=out.parent))
+    try:
+        for start in range(0, len(dataset), 256):
+            indices = list(range(start, min(start + 256, len(dataset))))
+            for index, (image, label) in zip(indices, dataset.raw_items(indices)):
+                kind = "synthetic" if index >= dataset.n_real else "real"
+                target = staging / folders[label] / f"{kind}-{index:07d}.png"
+                target.parent.mkdir(exist_ok=True)
+                _to_pil(image).save(target)
+        if out.exists():
+            shutil.rmtree(out)
+        staging.rename(out)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    counts = Counter(dataset.targets.tolist())
+    print(f"wrote {len(dataset)} images ({len(dataset) - dataset.n_real} synthetic) to {out}")
+    for label, name in enumerate(names):
+        print(f"  {name}: {counts[label]}")
+
+
+def _grid(args: argparse.Namespace) -> None:
+    dataset, _ = _wrap(args)
+    if not isinstance(dataset.dataset, TensorImages):
+        raise SystemExit("error: grid works with --dataset sources only.")
+    path = save_class_grid(args.out, _grid_rows(dataset, args.per_class))
+    print(f"wrote {path}")
+
+
+def _demo(args: argparse.Namespace) -> None:
+    factory = DemoConfig.fast if args.fast else DemoConfig
+    options = dict(dataset=args.dataset, root=args.root, out=args.out, seed=args.seed, device=args.device, cache_dir=args.cache_dir, progress=not args.quiet)
+    if not args.fast:
+        options |= dict(classifier_epochs=args.classifier_epochs, autoencoder_epochs=args.autoencoder_epochs)
+    results = run_demo(factory(**options))
+    counts = results["class_counts"]
+    print(f"data set: {args.dataset} (seed {args.seed}), device {results['environment']['device']}")
+    print(f"train class counts before: {counts['train_before']}")
+    print(f"train class counts after DeepSMOTE: {counts['train_after']}")
+    print(f"test class counts (balanced): {counts['test']}")
+    print(f"autoencoder: {'loaded from the cache' if results['autoencoder']['from_cache'] else 'trained'} "
+          f"in {results['autoencoder']['seconds']:.1f} s")
+    print()
+    print(f"{'method':<22}" + "".join(f"{s:>10}" for s in SCORES) + f"{'train s':>10}")
+    for method in METHODS:
+        row = "".join(f"{100 * results['scores'][method][s]:>10.2f}" for s in SCORES)
+        print(f"{method:<22}{row}{results['classifier_seconds'][method]:>10.1f}")
+    print(f"\nwrote {Path(args.out) / 'grid.png'}, {Path(args.out) / 'metrics.png'}, {Path(args.out) / 'results.json'}")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``deepsmote`` command."""
+    args = _parser().parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    if args.command == "demo":
+        _demo(args)
+    elif args.command == "fit":
+        dataset, _ = _wrap(args)
+        print(dataset)
+    elif args.command == "generate":
+        _generate(args)
+    else:
+        _grid(args)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
