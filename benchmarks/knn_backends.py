@@ -121,7 +121,8 @@ def worker(config: dict[str, Any]) -> dict[str, dict[str, Any]]:
         for rounds in itertools.count():
             active = [
                 b for b in group
-                if not times[b] or (sum(times[b]) < config["min_total_s"] and len(times[b]) < config["max_repeats"])
+                if not times[b]
+            or (sum(times[b]) < config["min_total_s"] and len(times[b]) < config["max_repeats"])
             ]
             if not active:
                 break
@@ -152,7 +153,8 @@ def run_worker(config: dict[str, Any], env: dict[str, str], timeout_s: float) ->
     except subprocess.TimeoutExpired:
         return {"error": f"timed out after {timeout_s:.0f} s"}
     if result.returncode != 0:
-        return {"error": result.stderr.strip().splitlines()[-1] if result.stderr.strip() else "failed"}
+        lines = result.stderr.strip().splitlines()
+        return {"error": lines[-1] if lines else f"exit status {result.returncode}"}
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 
@@ -214,7 +216,8 @@ def measure_all(args: argparse.Namespace, build_dir: str) -> list[dict[str, Any]
                 if "median_s" in entry:
                     last[backend] = (n, entry["median_s"])
                     print(
-                        f"n={n:>7} {backend:>5}: median {entry['median_s']:.4f} s, min {entry['min_s']:.4f} s "
+                        f"n={n:>7} {backend:>5}: median {entry['median_s']:.4f} s, "
+                        f"min {entry['min_s']:.4f} s "
                         f"({len(entry['times_s'])} calls), first call {entry['first_call_s']:.2f} s, "
                         f"resolves to {entry['resolved']}",
                         flush=True,
@@ -255,49 +258,51 @@ def memory_cell(rows: list[dict[str, Any]], n: int, backend: str) -> str:
 
 
 def markdown(args: argparse.Namespace, machine: dict[str, Any], rows: list[dict[str, Any]]) -> str:
-    keops_first = [r for r in rows if r["backend"] == "keops" and "first_call_s" in r]
-    compile_line = (
-        f"KeOps first call (compile into a fresh build folder, d={args.dim}, k={args.k}, float32): "
-        f"{keops_first[0]['first_call_s']:.1f} s; later first calls (kernel loaded from disk): "
-        + ", ".join(f"{r['first_call_s']:.2f} s" for r in keops_first[1:])
-        if keops_first
-        else "KeOps was not measured."
-    )
+    keops_first = [r["first_call_s"] for r in rows if r["backend"] == "keops" and "first_call_s" in r]
+    compile_line = "KeOps was not measured."
+    if keops_first:
+        compile_line = (
+            f"KeOps first call (compiles into a fresh build folder; d={args.dim}, k={args.k}, float32): "
+            f"{keops_first[0]:.1f} s; first calls at the later sizes (kernel loaded from disk): "
+            + (", ".join(f"{t:.2f} s" for t in keops_first[1:]) or "–")
+        )
+    threads = next((r["torch_threads"] for r in rows if "torch_threads" in r), "?")
+    load = ", ".join(f"{v:.2f}" for v in machine["load_average_at_start"])
+    load_end = ", ".join(f"{v:.2f}" for v in machine["load_average_at_end"])
     lines = [
         f"# k-NN backends on {args.device}",
         "",
-        f"`python benchmarks/knn_backends.py {' '.join(sys.argv[1:])}`",
+        f"`python benchmarks/knn_backends.py {args.command}`",
         "",
         f"- machine: {machine['platform']}, {machine['processor']}, {machine['cpu_count']} CPUs "
-        f"(torch threads: {next((r['torch_threads'] for r in rows if 'torch_threads' in r), '?')}), "
-        f"load average at start {', '.join(f'{v:.2f}' for v in machine['load_average_at_start'])}, "
-        f"at end {', '.join(f'{v:.2f}' for v in machine['load_average_at_end'])}",
-        f"- python {machine['python']}, torch {machine['torch']}, pykeops {machine['pykeops']}; {machine['date']}",
+        f"(torch threads: {threads}); load average (1, 5, 15 min) at start {load}, at end {load_end}",
+        f"- python {machine['python']}, torch {machine['torch']}, pykeops {machine['pykeops']}; "
+        f"{machine['date']}",
         f"- data: n standard-normal float32 points, d={args.dim}, k={args.k}, seed={args.seed}",
         f"- times: seconds per `kneighbors` call, median (min), one process per size; auto and the backend it"
-        f" resolves to are timed call by call in rotating order, torch before KeOps; about {args.min_total_s} s"
-        f" of calls per backend (at most {args.max_repeats}) after a warm-up call on k+2 points; a backend is"
+        f" resolves to are timed call by call in rotating order, torch before KeOps;"
+        f" about {args.min_total_s} s of calls per backend (at most {args.max_repeats}) after a warm-up call on k+2 points; a backend is"
         f" skipped when the previous size's time × (n/n_prev)² exceeds {args.budget_s} s",
         f"- {compile_line}",
         "- peak MiB: growth of peak RSS (Linux VmHWM, reset just before) over one call, so it includes the"
-        " centred copy of the points (n × d × 4 bytes); torch block MiB: theoretical (chunk rows × n × 4 bytes)"
-        " score block",
+        " centred copy of the points (n × d × 4 bytes); torch block MiB: theoretical score block"
+        " (chunk rows × n × 4 bytes)",
         "- auto/fastest: auto's min time over the faster backend's min time (must be ≤ 1.10)",
         "",
-        "| n | torch s | keops s | auto s | auto → | auto/fastest | torch peak MiB | torch block MiB | keops peak MiB |",
+        "| n | torch s | keops s | auto s | auto → | auto/fastest "
+        "| torch peak MiB | torch block MiB | keops peak MiB |",
         "|---:|---:|---:|---:|:---:|---:|---:|---:|---:|",
     ]
     for n in args.sizes:
         check = auto_check(rows, n)
-        resolved = next((r["resolved"] for r in rows if r["n"] == n and r["backend"] == "auto" and "resolved" in r), "–")
+        auto = next(r for r in rows if r["n"] == n and r["backend"] == "auto")
+        resolved = auto.get("resolved", "–")
         ratio = "–" if check is None else f"{check['ratio']:.2f} {'ok' if check['ok'] else 'SLOWER'}"
-        block = next(
-            (f"{r['torch_block_bytes'] / 2**20:.1f}" for r in rows if r["n"] == n and "torch_block_bytes" in r), "–"
-        )
-        lines.append(
-            f"| {n} | {cell(rows, n, 'torch')} | {cell(rows, n, 'keops')} | {cell(rows, n, 'auto')} | {resolved} "
-            f"| {ratio} | {memory_cell(rows, n, 'torch')} | {block} | {memory_cell(rows, n, 'keops')} |"
-        )
+        blocks = [r["torch_block_bytes"] for r in rows if r["n"] == n and "torch_block_bytes" in r]
+        block = f"{blocks[0] / 2**20:.1f}" if blocks else "–"
+        times = " | ".join(cell(rows, n, b) for b in BACKENDS)
+        memory = f"{memory_cell(rows, n, 'torch')} | {block} | {memory_cell(rows, n, 'keops')}"
+        lines.append(f"| {n} | {times} | {resolved} | {ratio} | {memory} |")
     return "\n".join(lines) + "\n"
 
 
@@ -321,6 +326,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.worker is not None:
         print(json.dumps(worker(json.loads(args.worker))))
         return 0
+    args.command = " ".join(sys.argv[1:] if argv is None else argv)
     machine = machine_info(args.device)
     with tempfile.TemporaryDirectory(prefix="keops_build_") as build_dir:
         rows = measure_all(args, build_dir)
@@ -331,8 +337,12 @@ def main(argv: list[str] | None = None) -> int:
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.with_suffix(".md").write_text(report)
         checks = {str(n): auto_check(rows, n) for n in args.sizes}
-        payload = {"arguments": {k: v for k, v in vars(args).items() if k != "worker"}, "machine": machine,
-                   "measurements": rows, "auto_checks": checks}
+        payload = {
+            "arguments": {key: value for key, value in vars(args).items() if key != "worker"},
+            "machine": machine,
+            "measurements": rows,
+            "auto_checks": checks,
+        }
         args.out.with_suffix(".json").write_text(json.dumps(payload, indent=2, default=str) + "\n")
     return 0
 

@@ -254,7 +254,8 @@ def test_compile_failure_raises_chained_import_error_and_auto_falls_back(monkeyp
     def broken(*args, **kwargs):
         raise failure
 
-    monkeypatch.setattr(neighbors, "_import_pykeops", lambda: SimpleNamespace(torch=SimpleNamespace(LazyTensor=None)))
+    fake_pykeops = SimpleNamespace(torch=SimpleNamespace(LazyTensor=None))
+    monkeypatch.setattr(neighbors, "_import_pykeops", lambda: fake_pykeops)
     monkeypatch.setattr(neighbors, "_keops_candidates", broken)
     x = random_points(20, 3)
     with pytest.raises(ImportError, match=r"failed to compile.*C\+\+ compiler.*pip install pykeops") as info:
@@ -294,7 +295,9 @@ def test_keops_matches_oracle_and_torch(keops_results):
     expected = oracle_distances(x, KEOPS_K)
     torch.testing.assert_close(neighbour_distances(x, got), expected, rtol=1e-5, atol=1e-6)
     from_torch = kneighbors(x, KEOPS_K, "torch")
-    torch.testing.assert_close(neighbour_distances(x, got), neighbour_distances(x, from_torch), rtol=1e-5, atol=1e-6)
+    torch.testing.assert_close(
+        neighbour_distances(x, got), neighbour_distances(x, from_torch), rtol=1e-5, atol=1e-6
+    )
 
 
 def test_keops_excludes_self_among_many_duplicates(keops_results):

@@ -18,7 +18,7 @@ from torchvision.datasets import ImageFolder
 
 from .dataset import DeepSMOTEDataset
 from .datasets import DATASET_NAMES
-from .demo import METHODS, SCORES, DemoConfig, TensorImages, load_demo_data, run_demo, _grid_rows
+from .demo import METHODS, SCORES, DemoConfig, grid_rows, load_demo_data, run_demo
 from .plots import save_class_grid
 
 __all__ = ["main"]
@@ -81,9 +81,8 @@ def _source(args: argparse.Namespace) -> tuple[object, list[str]]:
     return train, [str(c) for c in sorted(set(train.targets.tolist()))]
 
 
-def _wrap(args: argparse.Namespace) -> tuple[DeepSMOTEDataset, list[str]]:
-    base, names = _source(args)
-    dataset = DeepSMOTEDataset(
+def _wrap(args: argparse.Namespace, base: object) -> DeepSMOTEDataset:
+    return DeepSMOTEDataset(
         base,
         k_neighbors=args.k_neighbors,
         random_state=args.seed,
@@ -93,7 +92,6 @@ def _wrap(args: argparse.Namespace) -> tuple[DeepSMOTEDataset, list[str]]:
         penalty=args.penalty,
         progress=not args.quiet,
     )
-    return dataset, names
 
 
 def _safe_class_folder(name: str) -> str:
@@ -118,8 +116,9 @@ def _generate(args: argparse.Namespace) -> None:
     out = Path(args.out)
     if out.exists() and (not out.is_dir() or any(out.iterdir())) and not args.overwrite:
         raise SystemExit(f"error: --out {out} exists and is not empty; pass --overwrite to replace it.")
-    dataset, names = _wrap(args)
+    base, names = _source(args)
     folders = [_safe_class_folder(name) for name in names]
+    dataset = _wrap(args, base)
     out.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{out.name}-", dir=out.parent))
     try:
@@ -143,10 +142,8 @@ def _generate(args: argparse.Namespace) -> None:
 
 
 def _grid(args: argparse.Namespace) -> None:
-    dataset, _ = _wrap(args)
-    if not isinstance(dataset.dataset, TensorImages):
-        raise SystemExit("error: grid works with --dataset sources only.")
-    path = save_class_grid(args.out, _grid_rows(dataset, args.per_class))
+    dataset = _wrap(args, _source(args)[0])
+    path = save_class_grid(args.out, grid_rows(dataset, args.per_class))
     print(f"wrote {path}")
 
 
@@ -178,8 +175,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "demo":
         _demo(args)
     elif args.command == "fit":
-        dataset, _ = _wrap(args)
-        print(dataset)
+        print(_wrap(args, _source(args)[0]))
     elif args.command == "generate":
         _generate(args)
     else:

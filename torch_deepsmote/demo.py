@@ -135,16 +135,22 @@ def _loaders(config: DemoConfig, train: TensorImages, transform: Callable) -> di
     }
 
 
-def _grid_rows(dataset: DeepSMOTEDataset, per_row: int = 8) -> list[tuple[torch.Tensor, torch.Tensor]]:
+def grid_rows(dataset: DeepSMOTEDataset, per_row: int = 8) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    """Per class, up to ``per_row`` real and synthetic images as (n, C, H, W) uint8."""
     targets, synthetic = dataset.targets, dataset.synthetic_mask
-    rows = []
-    for label in torch.unique(targets).tolist():
-        real = torch.nonzero((targets == label) & ~synthetic).flatten()[:per_row]
-        fake = torch.nonzero((targets == label) & synthetic).flatten()[:per_row]
-        real_images = torch.stack([image for image, _ in dataset.raw_items(real.tolist())])
-        fake_images = [image for image, _ in dataset.raw_items(fake.tolist())]
-        rows.append((real_images, torch.stack(fake_images) if fake_images else real_images[:0]))
-    return rows
+
+    def pictures(indices: torch.Tensor) -> torch.Tensor:
+        chw = [dataset.raw_format.to_chw(image) for image, _ in dataset.raw_items(indices.tolist())]
+        stacked = torch.stack(chw) if chw else torch.empty((0, *dataset.raw_format.shape))
+        return stacked if stacked.dtype == torch.uint8 else stacked.mul(255).round().to(torch.uint8)
+
+    return [
+        (
+            pictures(torch.nonzero((targets == label) & ~synthetic).flatten()[:per_row]),
+            pictures(torch.nonzero((targets == label) & synthetic).flatten()[:per_row]),
+        )
+        for label in torch.unique(targets).tolist()
+    ]
 
 
 def run_demo(config: DemoConfig) -> dict[str, Any]:
@@ -177,7 +183,7 @@ def run_demo(config: DemoConfig) -> dict[str, Any]:
         seconds[method] = time.perf_counter() - started
         scores[method] = imbalanced_report(test.targets, predict(model, test_images, device=device))
 
-    save_class_grid(out / "grid.png", _grid_rows(deepsmote))
+    save_class_grid(out / "grid.png", grid_rows(deepsmote))
     save_metric_bars(
         out / "metrics.png",
         {m: {s: scores[m][s] for s in SCORES} for m in METHODS},

@@ -213,6 +213,9 @@ def fit_autoencoder(
         bar.set_postfix(rec=f"{record['reconstruction']:.4f}", pen=f"{record['penalty']:.4f}")
         if callback is not None and callback(record):
             break
+    if world_size > 1:
+        for buffer in model.buffers():  # batch-norm statistics are per rank: take rank 0's
+            torch.distributed.broadcast(buffer, src=0)
     model.eval()
     return history
 

@@ -1,0 +1,77 @@
+import json
+
+import pytest
+from PIL import Image
+
+from tests.conftest import blob_images
+from torch_deepsmote.cli import main
+
+
+def test_demo_runs_end_to_end_in_fast_mode(tmp_path, capsys):
+    out = tmp_path / "demo"
+    assert main(["demo", "--fast", "--quiet", "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    for piece in ("train class counts before: [85, 43, 21, 16, 11, 7, 5, 5, 5, 5]", "none", "random oversampling", "deepsmote", "acsa"):
+        assert piece in printed
+    results = json.loads((out / "results.json").read_text())
+    assert results["class_counts"]["train_after"] == [85] * 10
+    assert set(results["scores"]) == {"none", "random oversampling", "deepsmote"}
+    for method in results["scores"].values():
+        assert 0.0 <= method["acsa"] <= 1.0
+    for picture in ("grid.png", "metrics.png"):
+        with Image.open(out / picture) as image:
+            assert image.width > 100 and image.height > 100
+
+
+def _image_folder(root, counts, names):
+    images, labels = blob_images(counts)
+    for index, (image, label) in enumerate(zip(images, labels)):
+        folder = root / names[int(label)]
+        folder.mkdir(parents=True, exist_ok=True)
+        Image.fromarray(image[0].numpy(), mode="L").save(folder / f"{index:03d}.png")
+
+
+FAST = ["--epochs", "1", "--quiet", "--seed", "0"]
+
+
+def test_generate_writes_a_balanced_image_folder_and_refuses_to_overwrite(tmp_path, capsys):
+    source, out = tmp_path / "source", tmp_path / "balanced"
+    _image_folder(source, [20, 6], ["cats", "dogs"])
+    assert main(["generate", "--image-folder", str(source), "--out", str(out), *FAST]) == 0
+    assert len(list((out / "cats").glob("*.png"))) == 20
+    dogs = sorted((out / "dogs").glob("*.png"))
+    assert len(dogs) == 20 and sum(p.name.startswith("synthetic") for p in dogs) == 14
+    with Image.open(dogs[-1]) as image:
+        assert image.mode == "RGB" and image.size == (8, 8)
+    assert "wrote 40 images (14 synthetic)" in capsys.readouterr().out
+
+    with pytest.raises(SystemExit, match="overwrite"):
+        main(["generate", "--image-folder", str(source), "--out", str(out), *FAST])
+    assert len(list((out / "dogs").glob("*.png"))) == 20
+    assert main(["generate", "--image-folder", str(source), "--out", str(out), "--overwrite", *FAST]) == 0
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".balanced-")]
+
+
+def test_generate_refuses_unsafe_class_names(tmp_path):
+    source = tmp_path / "source"
+    _image_folder(source, [10, 4], ["ok", "-rf"])
+    with pytest.raises(SystemExit, match="class name"):
+        main(["generate", "--image-folder", str(source), "--out", str(tmp_path / "out"), *FAST])
+    assert not (tmp_path / "out").exists()
+
+
+def test_grid_and_fit_on_digits(tmp_path, capsys):
+    picture = tmp_path / "grid.png"
+    assert main(["grid", "--dataset", "digits", "--out", str(picture), "--per-class", "4", *FAST]) == 0
+    with Image.open(picture) as image:
+        assert image.height >= 10 * 48
+    assert main(["fit", "--dataset", "digits", *FAST]) == 0
+    assert "loaded from the cache" in capsys.readouterr().out
+
+
+def test_grid_on_an_image_folder(tmp_path):
+    source, picture = tmp_path / "source", tmp_path / "grid.png"
+    _image_folder(source, [12, 4], ["a", "b"])
+    assert main(["grid", "--image-folder", str(source), "--out", str(picture), *FAST]) == 0
+    with Image.open(picture) as image:
+        assert image.height == 2 * 50
