@@ -109,8 +109,10 @@ class DeepSMOTEDataset(Dataset):
         _check_compatible(self.oversampler, self.raw_format)
         self._base_targets = base_targets
         self._seed = self.oversampler.sample_seed_
-        labels = [label for label, n in self.oversampler.sampling_strategy_.items() for _ in range(n)]
-        self._synthetic_targets = torch.tensor(labels, dtype=torch.long)
+        strategy = self.oversampler.sampling_strategy_
+        self._synthetic_targets = torch.repeat_interleave(
+            torch.tensor(list(strategy), dtype=torch.long), torch.tensor(list(strategy.values()), dtype=torch.long)
+        )
         self._targets = torch.cat([base_targets, self._synthetic_targets])
         self._draws: tuple[int, SmoteDraw] | None = None
         on_cpu = self.oversampler.autoencoder_.decoder[0].weight.device.type == "cpu"
