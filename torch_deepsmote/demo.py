@@ -54,9 +54,9 @@ class DemoConfig:
     seed: int = 0
     batch_size: int = 64
     classifier_epochs: int = 15
-    autoencoder_epochs: int = 60
-    autoencoder_width: int = 32
-    latent_dim: int | None = 64
+    autoencoder_epochs: int = 150
+    autoencoder_width: int = 16
+    latent_dim: int | None = 32
     k_neighbors: int = 5
     penalty: str = "paper"
     device: str | None = None
