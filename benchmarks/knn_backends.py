@@ -23,7 +23,8 @@ the growth of ``torch.cuda.max_memory_allocated``. The torch backend's theoretic
 score block (``chunk rows * n * 4`` bytes) is reported next to it.
 
 A backend is skipped at a size when its median time at the previous measured size,
-scaled by ``(n / n_prev) ** 2``, predicts more than ``--budget-s`` seconds per call.
+scaled by ``(n / n_prev) ** 2``, predicts more than ``--budget-s`` seconds per call;
+``auto`` is predicted from the backend it picked, so it runs exactly when that one does.
 
 Usage::
 
@@ -194,12 +195,15 @@ def measure_all(args: argparse.Namespace, build_dir: str) -> list[dict[str, Any]
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO_ROOT), env.get("PYTHONPATH")]))
     env["TORCH_DEEPSMOTE_KEOPS_BUILD_DIR"] = build_dir
     env.setdefault("PYKEOPS_VERBOSE", "0")
-    last: dict[str, tuple[int, float]] = {}
+    last: dict[str, tuple[int, float]] = {}  # backend -> (n, median seconds) at the last size measured
+    last_pick: dict[str, str] = {}  # "auto" -> the backend it resolved to at the last size measured
     rows = []
     for n in args.sizes:
         entries = {b: {"n": n, "backend": b} for b in BACKENDS}
         for backend, entry in entries.items():
-            predicted = predicted_seconds(last.get(backend), n)
+            # auto is predicted like the backend it picked last time, so both run or neither.
+            engine = last_pick.get(backend, backend)
+            predicted = predicted_seconds(last.get(engine), n)
             if predicted is not None and predicted > args.budget_s:
                 entry["skipped_predicted_s"] = predicted
                 print(f"n={n:>7} {backend:>5}: skipped (predicted {predicted:.0f} s)", flush=True)
@@ -215,6 +219,8 @@ def measure_all(args: argparse.Namespace, build_dir: str) -> list[dict[str, Any]
                 entry.update(measured.get(backend, {"error": measured.get("error", "missing")}))
                 if "median_s" in entry:
                     last[backend] = (n, entry["median_s"])
+                    if backend == "auto":
+                        last_pick["auto"] = entry["resolved"]
                     print(
                         f"n={n:>7} {backend:>5}: median {entry['median_s']:.4f} s, "
                         f"min {entry['min_s']:.4f} s "

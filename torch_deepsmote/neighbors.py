@@ -125,14 +125,18 @@ def resolve_backend(backend: str, x: Tensor) -> str:
 
     The ``"auto"`` rule, from ``benchmarks/knn_backends.py``:
 
-    * CPU (and any device other than CUDA): ``"torch"``. On a 2-core CPU with
-      ``d = 300``, ``k = 5`` the torch backend was 10-20x faster than KeOps at every
-      size measured (``benchmarks/results/knn_backends_cpu.md``); KeOps also spends
-      seconds compiling on its first call. (KeOps did win on CPU for very few
-      dimensions, ``d`` around 3, which DeepSMOTE latents never have; pass
-      ``backend="keops"`` explicitly for such data.)
+    * CPU (and any device other than CUDA): ``"torch"``. Measured on a 2-core CPU,
+      ``d = 300``, ``k = 5`` (``benchmarks/results/knn_backends_cpu.md``): torch was
+      20-60x faster than KeOps at n = 40, 400 and 4000 (n = 4000: 0.29 s vs 6.0 s);
+      at n = 40000 torch took 23 s where KeOps extrapolates to about 600 s. KeOps
+      also compiles for about 10 s on its first call. KeOps won on CPU only for very
+      few dimensions (quick check, n = 20000: about 4x faster at d = 3, even at
+      d = 16, 5x slower at d = 64), which DeepSMOTE latents never have; pass
+      ``backend="keops"`` for such data.
     * CUDA: ``"keops"`` from :data:`CUDA_KEOPS_MIN_POINTS` points on, ``"torch"``
-      below. This threshold has NOT been measured; re-measure it on a GPU.
+      below. This rule has NOT been measured (no GPU was available); re-measure
+      with ``benchmarks/knn_backends.py --device cuda``: with hundreds of dimensions
+      the torch matrix product may win at every size.
     * If pykeops cannot be imported, ``"torch"``.
 
     Args:
@@ -238,9 +242,10 @@ def _kneighbors_torch(points: Tensor, k: int, chunk_size: int | None) -> Tensor:
     rows = chunk_size or default_chunk_size(n, points.element_size())
     sq_norms = points.square().sum(dim=1).unsqueeze(0)  # (1, n)
     neighbours = torch.empty((n, k), dtype=torch.int64, device=points.device)
+    block = points.new_empty((min(rows, n), n))  # the one score block, reused
     for start in range(0, n, rows):
         stop = min(start + rows, n)
-        scores = torch.addmm(sq_norms, points[start:stop], points.T, alpha=-2.0)  # (rows, n)
+        scores = torch.addmm(sq_norms, points[start:stop], points.T, alpha=-2.0, out=block[: stop - start])
         scores.diagonal(offset=start).fill_(float("inf"))
         neighbours[start:stop] = scores.topk(k, dim=1, largest=False, sorted=True).indices
     return neighbours
