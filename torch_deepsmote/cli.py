@@ -53,7 +53,7 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--root", default=None, help="where the data set's files are (not needed for digits)")
     demo.add_argument("--out", default="deepsmote-demo", help="output folder (default ./deepsmote-demo)")
     demo.add_argument("--classifier-epochs", type=int, default=DemoConfig.classifier_epochs)
-    demo.add_argument("--autoencoder-epochs", type=int, default=DemoConfig.autoencoder_epochs)
+    demo.add_argument("--autoencoder-epochs", type=int, default=None, help="default: 150 on digits, 20 otherwise")
     demo.add_argument("--fast", action="store_true", help="one epoch everywhere (a smoke test)")
     _add_model_options(demo)
 
