@@ -19,7 +19,7 @@ __all__ = ["SmallCNN", "train_classifier", "predict"]
 
 
 class SmallCNN(nn.Module):
-    """Two 3×3 conv blocks, pooling to 4×4, and a two-layer head.
+    """Two 3×3 conv blocks (max-pooling between them), pooling to 4×4, a two-layer head.
 
     Shapes: (N, C, H, W) images (any H, W ≥ 4) → (N, num_classes) logits.
     """
@@ -30,6 +30,7 @@ class SmallCNN(nn.Module):
             nn.Conv2d(channels, width, 3, padding=1),
             nn.BatchNorm2d(width),
             nn.ReLU(inplace=True),
+            nn.MaxPool2d(2),
             nn.Conv2d(width, 2 * width, 3, padding=1),
             nn.BatchNorm2d(2 * width),
             nn.ReLU(inplace=True),

@@ -1,0 +1,115 @@
+"""Every oversampling method of the comparison behind one interface.
+
+A method takes the imbalanced training set (uint8 ``(N, C, H, W)`` images, ``(N,)``
+labels), a seed and the profile's settings, and returns the training dataset the
+classifier will see: raw uint8 items plus the classifier's transform. The classifier,
+its step budget and its evaluation are the same for every method (``compare.py``).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import torch
+from imblearn.over_sampling import SMOTE
+from torch.utils.data import Dataset
+
+from torch_deepsmote import DeepSMOTEDataset
+from torch_deepsmote.baselines.amdo import AMDO
+from torch_deepsmote.baselines.bagan import BAGAN
+from torch_deepsmote.baselines.gamo import GAMO
+from torch_deepsmote.baselines.mc_ccr import MCCCR
+from torch_deepsmote.baselines.mc_rbo import MCRBO
+from torch_deepsmote.demo import TensorImages
+
+Method = Callable[[torch.Tensor, torch.Tensor, int, dict[str, Any], Callable], Dataset]
+
+
+def _balanced_copy(images: torch.Tensor, labels: torch.Tensor, transform: Callable) -> TensorImages:
+    return TensorImages(images, labels, transform)
+
+
+def none(images, labels, seed, settings, transform) -> Dataset:
+    return TensorImages(images, labels, transform)
+
+
+def random_oversampling(images, labels, seed, settings, transform) -> Dataset:
+    """Every class repeated at random (with replacement) up to the majority count."""
+    generator = torch.Generator().manual_seed(seed)
+    counts = torch.bincount(labels)
+    chosen = [torch.arange(len(labels))]
+    for label, count in enumerate(counts.tolist()):
+        members = torch.nonzero(labels == label).flatten()
+        extra = int(counts.max()) - count
+        if extra and len(members):
+            chosen.append(members[torch.randint(len(members), (extra,), generator=generator)])
+    index = torch.cat(chosen)
+    return _balanced_copy(images[index], labels[index], transform)
+
+
+def smote(images, labels, seed, settings, transform) -> Dataset:
+    """imbalanced-learn's SMOTE on flattened pixels in [0, 1]."""
+    k = min(5, int(torch.bincount(labels).min()) - 1)
+    flat = images.reshape(len(images), -1).float().div(255).numpy()
+    resampled, new_labels = SMOTE(k_neighbors=k, random_state=seed).fit_resample(flat, labels.numpy())
+    pixels = torch.from_numpy(resampled).mul(255).round().clamp(0, 255).to(torch.uint8)
+    return _balanced_copy(pixels.reshape(-1, *images.shape[1:]), torch.from_numpy(new_labels).long(), transform)
+
+
+def _resampler(factory: Callable[[int, dict[str, Any]], Any]) -> Method:
+    def method(images, labels, seed, settings, transform) -> Dataset:
+        new_images, new_labels = factory(seed, settings).fit_resample(images, labels)
+        return _balanced_copy(new_images, new_labels, transform)
+
+    method.__doc__ = f"Resampled by {factory.__name__}."
+    return method
+
+
+def _deepsmote(penalty: str) -> Method:
+    def method(images, labels, seed, settings, transform) -> Dataset:
+        return DeepSMOTEDataset(
+            TensorImages(images, labels),
+            transform=transform,
+            random_state=seed,
+            penalty=penalty,
+            progress=False,
+            **settings.get("deepsmote", {}),
+        )
+
+    method.__doc__ = f"DeepSMOTEDataset with penalty={penalty!r}."
+    return method
+
+
+def _amdo(seed, settings):
+    return AMDO(random_state=seed, **settings.get("amdo", {}))
+
+
+def _mc_ccr(seed, settings):
+    return MCCCR(random_state=seed, **settings.get("mc_ccr", {}))
+
+
+def _mc_rbo(seed, settings):
+    return MCRBO(random_state=seed, **settings.get("mc_rbo", {}))
+
+
+def _bagan(seed, settings):
+    return BAGAN(random_state=seed, device=settings.get("device"), **settings.get("bagan", {}))
+
+
+def _gamo(seed, settings):
+    return GAMO(random_state=seed, device=settings.get("device"), **settings.get("gamo", {}))
+
+
+METHODS: dict[str, Method] = {
+    "none": none,
+    "random oversampling": random_oversampling,
+    "SMOTE": smote,
+    "AMDO": _resampler(_amdo),
+    "MC-CCR": _resampler(_mc_ccr),
+    "MC-RBO": _resampler(_mc_rbo),
+    "BAGAN": _resampler(_bagan),
+    "GAMO": _resampler(_gamo),
+    "DeepSMOTE (paper penalty)": _deepsmote("paper"),
+    "DeepSMOTE (official penalty)": _deepsmote("official"),
+}
+GENERATIVE = tuple(name for name in METHODS if name not in ("none", "random oversampling"))
