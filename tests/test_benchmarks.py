@@ -1,6 +1,5 @@
 """The benchmark's smoke profile runs end to end (every method, digits, seconds)."""
 
-import sys
 from pathlib import Path
 
 import pytest

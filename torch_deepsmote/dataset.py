@@ -240,10 +240,9 @@ class DeepSMOTEDataset(Dataset):
         head = f"Dataset {type(self).__name__}"
         body = [f"Number of datapoints: {len(self)} ({self.n_real} real, {len(self) - self.n_real} synthetic)"]
         body += self.extra_repr().splitlines()
-        if self.transform is not None:
-            body.append(f"Transform: {self.transform!r}")
-        if self.target_transform is not None:
-            body.append(f"Target transform: {self.target_transform!r}")
+        for title, function in (("Transform", self.transform), ("Target transform", self.target_transform)):
+            if function is not None:
+                body += f"{title}: {function!r}".splitlines()
         return "\n".join([head] + ["    " + line for line in body])
 
     def extra_repr(self) -> str:
