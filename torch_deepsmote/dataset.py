@@ -87,8 +87,9 @@ class DeepSMOTEDataset(Dataset):
         self.target_transform = target_transform
         self.fresh_per_epoch = bool(fresh_per_epoch)
         self.epoch = 0
-        base_targets = _base_targets(dataset, targets)
-        self.raw_format, images = _read_images(dataset, len(base_targets))
+        progress = bool(options.get("progress", True))
+        base_targets = _base_targets(dataset, targets, progress)
+        self.raw_format, images = _read_images(dataset, len(base_targets), progress)
         if oversampler is not None:
             if options or not hasattr(oversampler, "autoencoder_"):
                 raise ValueError(
@@ -267,13 +268,13 @@ def _mix(seed: int, label: int, epoch: int) -> int:
     return value % 2**63
 
 
-def _base_targets(dataset: Dataset, targets: Any) -> torch.Tensor:
+def _base_targets(dataset: Dataset, targets: Any, progress: bool) -> torch.Tensor:
     """Labels from ``targets=``, ``.targets``, ``.labels``, a ``Subset``'s parent, or one pass."""
     n_items = len(dataset)
     if targets is None:
         targets = _stored_targets(dataset)
     if targets is None:
-        targets = [dataset[i][1] for i in tqdm(range(n_items), desc="reading labels", leave=False)]
+        targets = [dataset[i][1] for i in tqdm(range(n_items), desc="reading labels", leave=False, disable=not progress)]
     return check_labels(torch.as_tensor(targets) if not isinstance(targets, torch.Tensor) else targets, n_items, "targets")
 
 
@@ -288,7 +289,7 @@ def _stored_targets(dataset: Dataset) -> Any:
     return None
 
 
-def _read_images(dataset: Dataset, n_items: int) -> tuple[RawFormat, torch.Tensor]:
+def _read_images(dataset: Dataset, n_items: int, progress: bool) -> tuple[RawFormat, torch.Tensor]:
     """The raw format and an (N, C, H, W) tensor of every base image."""
     if n_items == 0:
         raise ValueError("`dataset` is empty: there is nothing to oversample.")
@@ -301,7 +302,7 @@ def _read_images(dataset: Dataset, n_items: int) -> tuple[RawFormat, torch.Tenso
             "its own `transform`, set it to None and pass it to DeepSMOTEDataset(transform=...)."
         ) from error
     images = torch.empty((n_items, *raw_format.shape), dtype=raw_format.dtype)
-    for index in tqdm(range(n_items), desc="reading images", leave=False):
+    for index in tqdm(range(n_items), desc="reading images", leave=False, disable=not progress):
         item = first if index == 0 else dataset[index][0]
         if not raw_format.matches(item):
             found = RawFormat.of(item) if isinstance(item, type(first)) else type(item).__name__
