@@ -67,7 +67,10 @@ def synthetic_images(dataset: Any, n_real: int) -> tuple[torch.Tensor, torch.Ten
     return dataset.images[n_real:], dataset.targets[n_real:]
 
 
-def run_seed(profile: dict[str, Any], seed: int, methods: list[str], device: torch.device, out: Path) -> dict[str, Any]:
+def run_seed(
+    profile: dict[str, Any], seed: int, methods: list[str], device: torch.device, out: Path, done: dict[int, Any]
+) -> dict[str, Any]:
+    """Every method for one seed; after each, what is done so far goes to ``partial.json``."""
     train, test_images, test_labels = load_split(profile, seed)
     channels, n_classes = train.images.shape[1], len(torch.unique(train.targets))
     transform = T.Compose([T.ToDtype(torch.float32, scale=True), T.Normalize([0.5] * channels, [0.5] * channels)])
@@ -99,6 +102,7 @@ def run_seed(profile: dict[str, Any], seed: int, methods: list[str], device: tor
             grid = [(train.images[train.targets == c][:8], fake[fake_labels == c][:8]) for c in range(n_classes)]
             save_class_grid(out / f"grid-{name.replace(' ', '_').replace('(', '').replace(')', '')}.png", grid)
         rows[name] = row
+        (out / "partial.json").write_text(json.dumps({**done, seed: rows}, indent=2, default=str))
         print(f"seed {seed} {name:<30} ACSA {100 * row['balanced']['acsa']:.2f}  "
               f"resample {resample_seconds:.1f} s  train {train_seconds:.1f} s", flush=True)
     return rows
@@ -155,9 +159,12 @@ def main(argv: list[str] | None = None) -> Path:
     out = Path(args.out or Path(__file__).resolve().parent / "results" / f"{args.profile}-{stamp}")
     out.mkdir(parents=True, exist_ok=True)
     machine = describe_machine(device)
-    runs = {seed: run_seed(profile, seed, args.methods, device, out) for seed in profile["seeds"]}
+    runs: dict[int, Any] = {}
+    for seed in profile["seeds"]:
+        runs[seed] = run_seed(profile, seed, args.methods, device, out, runs)
     (out / "results.json").write_text(json.dumps({"profile": args.profile, "settings": profile, "machine": machine, "runs": runs}, indent=2, default=str))
     (out / "table.md").write_text(markdown(args.profile, profile, runs, args.methods, machine))
+    (out / "partial.json").unlink()
     balanced = summarise(runs, args.methods, "balanced")
     save_metric_bars(out / "metrics.png", {n: {s: v[s][0] / 100 for s in SCORES} for n, v in balanced.items()},
                      title=f"{profile['dataset']}, balanced test set, {len(profile['seeds'])} seed(s)")
