@@ -296,3 +296,13 @@ def test_pickles_and_gives_the_same_items(tensor_dataset):
     copy = pickle.loads(pickle.dumps(ds))
     indices = [0, 50, 89]
     assert all(torch.equal(a[0], b[0]) for a, b in zip(ds.__getitems__(indices), copy.__getitems__(indices)))
+
+
+def test_a_given_autoencoder_is_part_of_the_cache_key(tensor_dataset, isolated_cache):
+    from torch_deepsmote import ConvAutoencoder
+
+    start = ConvAutoencoder((1, 8, 8), latent_dim=8, width=4, generator=torch.Generator().manual_seed(0))
+    first = _wrap(tensor_dataset, autoencoder=start)
+    again = _wrap(tensor_dataset, autoencoder=start)
+    other = _wrap(tensor_dataset, autoencoder=ConvAutoencoder((1, 8, 8), latent_dim=8, width=4, generator=torch.Generator().manual_seed(1)))
+    assert (first.from_cache, again.from_cache, other.from_cache) == (False, True, False)

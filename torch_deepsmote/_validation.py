@@ -115,7 +115,10 @@ def check_images(images: Any, name: str = "X") -> torch.Tensor:
         )
     if images.is_floating_point():
         if not bool(torch.isfinite(images).all()):
-            raise ValueError(f"`{name}` contains NaN or infinite values.")
+            bad = int((~torch.isfinite(images)).sum())
+            raise ValueError(
+                f"`{name}` must hold finite values in [0, 1], got {bad} NaN or infinite value(s)."
+            )
         low, high = float(images.min()), float(images.max())
         if low < 0.0 or high > 1.0:
             raise ValueError(

@@ -1,11 +1,24 @@
-"""The pretrain-once cache: fingerprints, atomic writes, safe loads.
+"""The pretrain-once cache: fingerprints, atomic writes, verified safe loads.
 
-A cache entry is one ``torch.save`` file named after a SHA-256 fingerprint of the
-training images, their labels and every option that changes the fitted model. It
-is written to a temporary file in the same folder and renamed into place, so a
-crash never leaves a half-written entry under the real name, and it is read with
-``torch.load(..., weights_only=True)``, so a file cannot run code. An unreadable
-or foreign entry is reported in a warning and ignored.
+A cache entry is one file named after a SHA-256 fingerprint of the training
+images, their labels and every option that changes the fitted model. On disk it is
+a ``torch.save`` *envelope*::
+
+    {"format": 2, "fingerprint": <64 hex>, "sha256": <64 hex>, "payload_bytes": uint8 tensor}
+
+where ``payload_bytes`` is the ``torch.save`` serialisation of the payload and
+``sha256`` its digest. Reading checks, in order: the file loads with
+``torch.load(..., weights_only=True)`` (so a file cannot run code: a pickle with a
+malicious ``__reduce__`` is refused), the format and fingerprint are this entry's,
+the payload's digest matches (a truncated or bit-flipped file is caught even where
+the zip container would not notice), and the payload itself loads with
+``weights_only=True``. A file failing any check is reported in a warning and
+ignored, so the caller retrains and overwrites it.
+
+Files are written to a temporary file in the same folder, flushed, ``fsync``-ed and
+renamed into place with ``os.replace`` (:func:`atomic_save`), so a crash never leaves
+a half-written file under the real name. The same envelope carries the per-epoch
+training checkpoints of :func:`~torch_deepsmote.training.fit_autoencoder`.
 
 The folder is ``cache_dir`` when given, else ``$TORCH_DEEPSMOTE_CACHE``, else
 ``$XDG_CACHE_HOME/torch_deepsmote`` (``~/.cache/torch_deepsmote``).
@@ -14,6 +27,7 @@ The folder is ``cache_dir`` when given, else ``$TORCH_DEEPSMOTE_CACHE``, else
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import logging
 import os
@@ -24,10 +38,19 @@ from typing import Any
 
 import torch
 
-__all__ = ["default_cache_dir", "fingerprint", "load_entry", "save_entry"]
+__all__ = [
+    "atomic_save",
+    "checkpoint_path",
+    "default_cache_dir",
+    "fingerprint",
+    "load_entry",
+    "read_envelope",
+    "save_entry",
+    "write_envelope",
+]
 
 CACHE_ENV = "TORCH_DEEPSMOTE_CACHE"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 
 logger = logging.getLogger(__name__)
 
@@ -62,20 +85,86 @@ def entry_path(cache_dir: Path, key: str) -> Path:
     return Path(cache_dir) / f"deepsmote-{key[:32]}.pt"
 
 
-def save_entry(cache_dir: Path, key: str, payload: dict[str, Any]) -> Path:
-    """Write ``payload`` under fingerprint ``key`` atomically; returns the file's path."""
-    path = entry_path(cache_dir, key)
+def checkpoint_path(cache_dir: Path, key: str) -> Path:
+    """Where the training checkpoint of the entry for fingerprint ``key`` lives while it trains."""
+    return Path(cache_dir) / f"deepsmote-{key[:32]}.partial.pt"
+
+
+def atomic_save(obj: Any, path: str | os.PathLike) -> Path:
+    """``torch.save`` ``obj`` to ``path`` atomically: temp file in the same folder, fsync, rename.
+
+    On any failure (including ``KeyboardInterrupt``) the temporary file is removed and
+    ``path`` is left as it was.
+    """
+    path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, temporary = tempfile.mkstemp(prefix=".deepsmote-", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(handle, "wb") as stream:
-            torch.save({"format": FORMAT_VERSION, "fingerprint": key, "payload": payload}, stream)
+            torch.save(obj, stream)
             stream.flush()
             os.fsync(stream.fileno())
         os.replace(temporary, path)
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
         raise
+    return path
+
+
+def write_envelope(path: str | os.PathLike, key: str, payload: Any) -> Path:
+    """Write ``payload`` with its fingerprint ``key`` and SHA-256 checksum to ``path`` atomically."""
+    buffer = io.BytesIO()
+    torch.save(payload, buffer)
+    data = buffer.getvalue()
+    envelope = {
+        "format": FORMAT_VERSION,
+        "fingerprint": key,
+        "sha256": hashlib.sha256(data).hexdigest(),
+        "payload_bytes": torch.frombuffer(bytearray(data), dtype=torch.uint8),
+    }
+    return atomic_save(envelope, path)
+
+
+def read_envelope(path: str | os.PathLike, key: str, what: str = "cache file") -> Any | None:
+    """The payload stored in ``path`` under fingerprint ``key``; ``None`` (with a warning) if unusable.
+
+    Returns ``None`` silently when ``path`` does not exist.
+    """
+    path = Path(path)
+    if not path.is_file():
+        return None
+    try:
+        envelope = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as error:  # a truncated, corrupt or hostile file
+        return _ignore(f"Ignoring the unreadable {what} {path} ({type(error).__name__}: {error})")
+    if not isinstance(envelope, dict) or envelope.get("format") != FORMAT_VERSION:
+        return _ignore(
+            f"Ignoring the {what} {path}: it is not a torch_deepsmote format-{FORMAT_VERSION} file"
+        )
+    if envelope.get("fingerprint") != key:
+        return _ignore(f"Ignoring the {what} {path}: it belongs to other data or options")
+    data = envelope.get("payload_bytes")
+    if not isinstance(data, torch.Tensor) or data.dtype != torch.uint8 or data.ndim != 1:
+        return _ignore(f"Ignoring the {what} {path}: it holds no payload")
+    raw = data.numpy().tobytes()
+    if hashlib.sha256(raw).hexdigest() != envelope.get("sha256"):
+        return _ignore(f"Ignoring the {what} {path}: its checksum does not match (corrupt file)")
+    try:
+        return torch.load(io.BytesIO(raw), map_location="cpu", weights_only=True)
+    except Exception as error:
+        return _ignore(
+            f"Ignoring the {what} {path}: its payload is unreadable ({type(error).__name__}: {error})"
+        )
+
+
+def _ignore(message: str) -> None:
+    warnings.warn(f"{message}; training anew.", UserWarning, stacklevel=4)
+    return None
+
+
+def save_entry(cache_dir: Path, key: str, payload: dict[str, Any]) -> Path:
+    """Write ``payload`` under fingerprint ``key`` atomically; returns the file's path."""
+    path = write_envelope(entry_path(cache_dir, key), key, payload)
     logger.info("saved the fitted DeepSMOTE model to %s", path)
     return path
 
@@ -83,15 +172,9 @@ def save_entry(cache_dir: Path, key: str, payload: dict[str, Any]) -> Path:
 def load_entry(cache_dir: Path, key: str) -> dict[str, Any] | None:
     """The payload stored under fingerprint ``key``, or ``None`` if absent or unusable."""
     path = entry_path(cache_dir, key)
-    if not path.is_file():
-        return None
-    try:
-        entry = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as error:  # a truncated, corrupt or hostile file
-        warnings.warn(f"Ignoring the unreadable cache file {path} ({error}); training anew.", stacklevel=3)
-        return None
-    if not isinstance(entry, dict) or entry.get("format") != FORMAT_VERSION or entry.get("fingerprint") != key:
-        warnings.warn(f"Ignoring the cache file {path}: it belongs to other data or options.", stacklevel=3)
-        return None
-    logger.info("loaded the fitted DeepSMOTE model from %s", path)
-    return entry["payload"]
+    payload = read_envelope(path, key)
+    if payload is not None:
+        if not isinstance(payload, dict):
+            return _ignore(f"Ignoring the cache file {path}: its payload is not a fitted-model record")
+        logger.info("loaded the fitted DeepSMOTE model from %s", path)
+    return payload

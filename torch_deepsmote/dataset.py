@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import warnings
 from collections import Counter
 from pathlib import Path
 from typing import Any, Callable, Sequence
@@ -107,7 +108,7 @@ class DeepSMOTEDataset(Dataset):
                 **options,
             )
             self.from_cache = _fit_or_load(self.oversampler, images, base_targets, cache_dir)
-        _check_compatible(self.oversampler, self.raw_format)
+        _check_compatible(self.oversampler, self.raw_format, base_targets)
         self._base_targets = base_targets
         self._seed = self.oversampler.sample_seed_
         strategy = self.oversampler.sampling_strategy_
@@ -271,6 +272,11 @@ def _mix(seed: int, label: int, epoch: int) -> int:
 def _base_targets(dataset: Dataset, targets: Any, progress: bool) -> torch.Tensor:
     """Labels from ``targets=``, ``.targets``, ``.labels``, a ``Subset``'s parent, or one pass."""
     n_items = len(dataset)
+    if n_items == 0:
+        raise ValueError(
+            f"`dataset` must hold at least one item to oversample, got an empty "
+            f"{type(dataset).__name__} (0 items)."
+        )
     if targets is None:
         targets = _stored_targets(dataset)
     if targets is None:
@@ -291,8 +297,6 @@ def _stored_targets(dataset: Dataset) -> Any:
 
 def _read_images(dataset: Dataset, n_items: int, progress: bool) -> tuple[RawFormat, torch.Tensor]:
     """The raw format and an (N, C, H, W) tensor of every base image."""
-    if n_items == 0:
-        raise ValueError("`dataset` is empty: there is nothing to oversample.")
     first = dataset[0][0]
     try:
         raw_format = RawFormat.of(first)
@@ -311,18 +315,34 @@ def _read_images(dataset: Dataset, n_items: int, progress: bool) -> tuple[RawFor
                 f"item {index} is {found}."
             )
         images[index] = raw_format.to_chw(item)
-    if images.is_floating_point() and (images.min() < 0 or images.max() > 1):
-        raise ValueError(
-            "`dataset` yields float images outside [0, 1] (normalised tensors?): give DeepSMOTEDataset "
-            "the raw images (base `transform=None`) and pass normalisation as its `transform=`."
-        )
+    if images.is_floating_point():
+        finite = torch.isfinite(images)
+        if not bool(finite.all()):
+            first = int(torch.nonzero(~finite.flatten(1).all(1))[0])
+            raise ValueError(
+                f"`dataset` must yield images with finite pixel values, got "
+                f"{int((~finite).sum())} NaN or infinite value(s) (first in item {first})."
+            )
+        low, high = float(images.min()), float(images.max())
+        if low < 0 or high > 1:
+            raise ValueError(
+                f"`dataset` must yield raw images (uint8, or float in [0, 1]), got float images with "
+                f"values in [{low:.4g}, {high:.4g}] (normalised tensors?): give DeepSMOTEDataset the raw "
+                "images (base `transform=None`) and pass normalisation as its `transform=`."
+            )
     return raw_format, images
 
 
 def _fit_or_load(
     oversampler: DeepSMOTE, images: torch.Tensor, labels: torch.Tensor, cache_dir: Any
 ) -> bool:
-    """Fit ``oversampler`` or restore it from the cache; True when it came from the cache."""
+    """Fit ``oversampler`` or restore it from the cache; True when it came from the cache.
+
+    With the cache on, training checkpoints each epoch to
+    ``<cache_dir>/deepsmote-<key>.partial.pt``, so constructing the same dataset again
+    after a crash resumes the interrupted training instead of starting over. An
+    unusable cache entry is reported in a warning, retrained and overwritten.
+    """
     if cache_dir is False:
         oversampler.fit(images, labels)
         return False
@@ -330,9 +350,18 @@ def _fit_or_load(
     key = cache.fingerprint(images, labels, _cache_config(oversampler, labels))
     payload = cache.load_entry(folder, key)
     if payload is not None:
-        oversampler.load_fitted_state(payload)
-        return True
-    oversampler.fit(images, labels)
+        try:
+            oversampler.load_fitted_state(payload)
+            return True
+        except Exception as error:  # a checksummed entry of an unexpected layout
+            warnings.warn(
+                f"Ignoring the cache file {cache.entry_path(folder, key)}: it cannot be restored "
+                f"({type(error).__name__}: {error}); training anew.",
+                UserWarning,
+                stacklevel=3,
+            )
+    folder.mkdir(parents=True, exist_ok=True)
+    oversampler.fit(images, labels, checkpoint=cache.checkpoint_path(folder, key))
     if _is_main_process():
         cache.save_entry(folder, key, oversampler.fitted_state())
     return False
@@ -348,10 +377,17 @@ def _is_main_process() -> bool:
     return not distributed or torch.distributed.get_rank() == 0
 
 
-def _check_compatible(oversampler: DeepSMOTE, raw_format: RawFormat) -> None:
+def _check_compatible(oversampler: DeepSMOTE, raw_format: RawFormat, labels: torch.Tensor) -> None:
     if tuple(oversampler.image_shape_) != tuple(raw_format.shape) or oversampler.dtype_ != raw_format.dtype:
         raise ValueError(
             f"`oversampler` was fitted on {oversampler.dtype_} images of shape "
             f"{oversampler.image_shape_}, but `dataset` holds {raw_format.dtype} images of shape "
             f"{raw_format.shape}."
+        )
+    fitted = sorted(int(c) for c in torch.as_tensor(oversampler.classes_).tolist())
+    present = sorted(set(labels.tolist()))
+    if fitted != present:
+        raise ValueError(
+            f"`oversampler` was fitted on the classes {fitted}, but `dataset` holds the classes "
+            f"{present}: pass a DeepSMOTE fitted on this dataset's classes, or none."
         )

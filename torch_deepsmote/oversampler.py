@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import hashlib
+import os
 import warnings
 from collections import OrderedDict
 from typing import Any, Mapping
@@ -123,12 +124,16 @@ class DeepSMOTE(BaseEstimator):
                 f"{type(self.autoencoder).__name__}."
             )
 
-    def fit(self, X: Any, y: Any) -> "DeepSMOTE":
+    def fit(self, X: Any, y: Any, *, checkpoint: str | os.PathLike | None = None) -> "DeepSMOTE":
         """Train the autoencoder and index the latents of every class to grow.
 
         Args:
             X: (N, C, H, W) images, uint8 in [0, 255] or float in [0, 1].
             y: (N,) non-negative integer labels.
+            checkpoint: file for crash-safe per-epoch training checkpoints; a run
+                killed mid-fit resumes from it when ``fit`` is called again with the
+                same data, options and int ``random_state`` (see
+                :func:`~torch_deepsmote.fit_autoencoder`).
 
         Returns:
             ``self``.
@@ -158,6 +163,7 @@ class DeepSMOTE(BaseEstimator):
             device=device,
             random_state=seeds[1],
             progress=self.progress,
+            checkpoint=checkpoint,
         )
         self.autoencoder_.to(device).eval()
         self.latents_, self.neighbors_ = {}, {}
@@ -324,7 +330,7 @@ def _tensor_digest(tensors: Mapping[str, torch.Tensor]) -> str:
     digest = hashlib.sha256()
     for name, tensor in sorted(tensors.items()):
         digest.update(name.encode())
-        digest.update(tensor.detach().cpu().contiguous().view(torch.uint8).numpy().tobytes())
+        digest.update(tensor.detach().cpu().reshape(-1).contiguous().view(torch.uint8).numpy().tobytes())
     return digest.hexdigest()
 
 

@@ -17,10 +17,30 @@ Penalties (``penalty=``):
 Under ``torch.distributed`` (``torchrun``) the model is wrapped in
 ``DistributedDataParallel`` and each rank trains on its own share of every
 shuffled epoch; all ranks must pass the same ``random_state``.
+
+Crash safety (``checkpoint=``): after every epoch the model's ``state_dict``, the
+Adam state, the training generator's state, the history and the epoch number are
+written atomically (a temporary file in the same folder, ``fsync``, ``os.replace``;
+see :mod:`torch_deepsmote.cache`) to the checkpoint file, together with an identity
+fingerprint: a SHA-256 of the images, the labels, the training options (``epochs``,
+``batch_size``, ``lr``, ``penalty``, ``penalty_weight``, the number of processes), the
+model's architecture and *initial* weights, and the generator's *initial* state. A
+later call with a checkpoint of the same identity restores all of it and continues
+with the next epoch, so the shuffling and penalty draws carry on exactly as if the
+run had not stopped and the result is the same as that of an uninterrupted run. A
+checkpoint of another identity, or an unreadable one, is ignored with a warning and
+training starts from scratch (overwriting it). The file is removed when
+``fit_autoencoder`` returns (also after a ``callback`` stop): it only outlives a run
+that died. Under ``torch.distributed`` only rank 0 writes it.
 """
 
 from __future__ import annotations
 
+import hashlib
+import logging
+import os
+import warnings
+from pathlib import Path
 from typing import Any, Callable
 
 import torch
@@ -28,6 +48,7 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm.auto import tqdm
 
+from . import cache
 from ._validation import check_float, check_generator, check_int, check_option, resolve_device
 from .autoencoder import ConvAutoencoder
 
@@ -37,6 +58,8 @@ PENALTIES = ("paper", "official", "none")
 OFFICIAL_CLASS_BATCH = 100
 
 EpochRecord = dict[str, float]
+
+logger = logging.getLogger(__name__)
 
 
 def same_class_derangement(
@@ -148,6 +171,7 @@ def fit_autoencoder(
     random_state: int | torch.Generator | None = None,
     progress: bool = True,
     callback: Callable[[EpochRecord], bool | None] | None = None,
+    checkpoint: str | os.PathLike | None = None,
 ) -> list[EpochRecord]:
     """Train ``model`` in place with Adam on reconstruction MSE + ``penalty``.
 
@@ -163,7 +187,10 @@ def fit_autoencoder(
         device: where to train; ``None`` means CUDA when available.
         random_state: seed or generator for shuffling and penalty draws.
         progress: show a tqdm bar with both loss terms.
-        callback: called with each epoch's record; returning ``True`` stops training.
+        callback: called with each epoch's record (after the epoch's checkpoint is
+            written); returning ``True`` stops training.
+        checkpoint: file for the per-epoch crash-safe checkpoint (module docstring);
+            an existing checkpoint of the same run is resumed. ``None``: none.
 
     Returns:
         One record per epoch: ``{"epoch", "reconstruction", "penalty", "loss"}``,
@@ -189,7 +216,19 @@ def fit_autoencoder(
         step = nn.parallel.DistributedDataParallel(step)
     optimizer = torch.optim.Adam(model.parameters(), lr=lr)
     history: list[EpochRecord] = []
-    bar = tqdm(range(epochs), desc="autoencoder", unit="epoch", disable=not progress or rank != 0)
+    start, identity = 0, ""
+    if checkpoint is not None:
+        checkpoint = _check_checkpoint(checkpoint)
+        options = dict(
+            epochs=epochs, batch_size=batch_size, lr=lr, penalty=penalty,
+            penalty_weight=penalty_weight, world_size=world_size,
+        )
+        identity = _run_identity(model, images, labels, generator, options)
+        start, history = _resume(checkpoint, identity, model, optimizer, generator)
+    bar = tqdm(
+        range(start, epochs), initial=start, total=epochs, desc="autoencoder", unit="epoch",
+        disable=not progress or rank != 0,
+    )
     for epoch in bar:
         sums = torch.zeros(3, dtype=torch.float64, device=device)
         for batch in _rank_batches(images.shape[0], batch_size, generator, rank, world_size):
@@ -210,6 +249,8 @@ def fit_autoencoder(
             torch.distributed.all_reduce(sums)
         record = _epoch_record(epoch, sums, penalty_weight)
         history.append(record)
+        if checkpoint is not None and rank == 0:
+            _save_checkpoint(checkpoint, identity, model, optimizer, generator, history, epoch)
         bar.set_postfix(rec=f"{record['reconstruction']:.4f}", pen=f"{record['penalty']:.4f}")
         if callback is not None and callback(record):
             break
@@ -217,7 +258,95 @@ def fit_autoencoder(
         for buffer in model.buffers():  # batch-norm statistics are per rank: take rank 0's
             torch.distributed.broadcast(buffer, src=0)
     model.eval()
+    if checkpoint is not None and rank == 0:
+        checkpoint.unlink(missing_ok=True)
     return history
+
+
+def _check_checkpoint(checkpoint: Any) -> Path:
+    if not isinstance(checkpoint, (str, os.PathLike)):
+        raise TypeError(
+            f"`checkpoint` must be None, a str or an os.PathLike file path, got {checkpoint!r} "
+            f"(type {type(checkpoint).__name__})."
+        )
+    path = Path(checkpoint)
+    if path.is_dir():
+        raise ValueError(f"`checkpoint` must name a file, got the folder {str(path)!r}.")
+    return path
+
+
+def _run_identity(
+    model: ConvAutoencoder,
+    images: torch.Tensor,
+    labels: torch.Tensor,
+    generator: torch.Generator,
+    options: dict[str, Any],
+) -> str:
+    """SHA-256 of everything that determines the run: data, options, initial weights and RNG."""
+    initial = hashlib.sha256()
+    for name, tensor in sorted(model.state_dict().items()):
+        initial.update(name.encode())
+        initial.update(tensor.detach().cpu().reshape(-1).contiguous().view(torch.uint8).numpy().tobytes())
+    initial.update(generator.get_state().numpy().tobytes())
+    config = {
+        "kind": "training checkpoint",
+        "model": [list(model.image_shape), model.latent_dim, model.width],
+        "initial": initial.hexdigest(),
+        **options,
+    }
+    return cache.fingerprint(images, labels, config)
+
+
+def _resume(
+    path: Path,
+    identity: str,
+    model: ConvAutoencoder,
+    optimizer: torch.optim.Optimizer,
+    generator: torch.Generator,
+) -> tuple[int, list[EpochRecord]]:
+    """Restore a matching checkpoint; (first epoch to run, history so far)."""
+    state = cache.read_envelope(path, identity, "training checkpoint")
+    if state is None:
+        return 0, []
+    initial = {name: tensor.clone() for name, tensor in model.state_dict().items()}
+    try:
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        generator.set_state(state["generator"])
+        history = [dict(record) for record in state["history"]]
+        start = int(state["epoch"]) + 1
+        if len(history) != start:
+            raise ValueError(f"{len(history)} history records for {start} epochs")
+    except Exception as error:  # a well-formed file of a wrong layout: start afresh
+        model.load_state_dict(initial)
+        warnings.warn(
+            f"Ignoring the training checkpoint {path}: it cannot be restored "
+            f"({type(error).__name__}: {error}); training anew.",
+            UserWarning,
+            stacklevel=3,
+        )
+        return 0, []
+    logger.info("resuming autoencoder training from %s after epoch %d", path, start - 1)
+    return start, history
+
+
+def _save_checkpoint(
+    path: Path,
+    identity: str,
+    model: ConvAutoencoder,
+    optimizer: torch.optim.Optimizer,
+    generator: torch.Generator,
+    history: list[EpochRecord],
+    epoch: int,
+) -> None:
+    state = {
+        "model": {name: tensor.detach().cpu() for name, tensor in model.state_dict().items()},
+        "optimizer": optimizer.state_dict(),
+        "generator": generator.get_state(),
+        "history": history,
+        "epoch": epoch,
+    }
+    cache.write_envelope(path, identity, state)
 
 
 def _epoch_record(epoch: int, sums: torch.Tensor, penalty_weight: float) -> EpochRecord:
