@@ -36,7 +36,7 @@ from profiles import PAPER_FMNIST, PROFILES, make_classifier  # noqa: E402
 
 from torch_deepsmote import DeepSMOTEDataset  # noqa: E402
 from torch_deepsmote.classifier import predict, train_classifier  # noqa: E402
-from torch_deepsmote.datasets import MNIST_TEST_PROFILE, load_dataset, make_imbalanced  # noqa: E402
+from torch_deepsmote.datasets import MNIST_TEST_PROFILE, make_imbalanced  # noqa: E402
 from torch_deepsmote.demo import DemoConfig, load_demo_data  # noqa: E402
 from torch_deepsmote.metrics import imbalanced_report  # noqa: E402
 from torch_deepsmote.plots import save_class_grid, save_metric_bars  # noqa: E402

@@ -34,7 +34,7 @@ import os
 import tempfile
 import warnings
 from pathlib import Path
-from typing import Any
+from typing import Any, Mapping
 
 import torch
 
@@ -77,6 +77,16 @@ def fingerprint(images: torch.Tensor, labels: torch.Tensor, config: dict[str, An
         contiguous = tensor.detach().cpu().contiguous()
         digest.update(f"{contiguous.dtype}{tuple(contiguous.shape)}".encode())
         digest.update(contiguous.view(torch.uint8).numpy().tobytes())
+    return digest.hexdigest()
+
+
+def tensor_digest(tensors: Mapping[str, torch.Tensor]) -> str:
+    """SHA-256 hex digest of named tensors (their names, dtypes, shapes and bytes)."""
+    digest = hashlib.sha256()
+    for name, tensor in sorted(tensors.items()):
+        flat = tensor.detach().cpu().reshape(-1).contiguous()
+        digest.update(f"{name}:{flat.dtype}:{tuple(tensor.shape)}".encode())
+        digest.update(flat.view(torch.uint8).numpy().tobytes())
     return digest.hexdigest()
 
 

@@ -10,11 +10,11 @@ from typing import Any, Callable, Sequence
 
 import torch
 from torch.utils.data import Dataset
-from tqdm.auto import tqdm
 
 from . import cache
 from ._items import RawFormat
-from ._validation import check_int, check_labels
+from ._reading import read_images, read_targets
+from ._validation import check_int
 from ._strategy import resolve_sampling_strategy
 from .oversampler import DeepSMOTE
 from .smote import SmoteDraw
@@ -89,8 +89,8 @@ class DeepSMOTEDataset(Dataset):
         self.fresh_per_epoch = bool(fresh_per_epoch)
         self.epoch = 0
         progress = bool(options.get("progress", True))
-        base_targets = _base_targets(dataset, targets, progress)
-        self.raw_format, images = _read_images(dataset, len(base_targets), progress)
+        base_targets = read_targets(dataset, targets, progress)
+        self.raw_format, images = read_images(dataset, len(base_targets), progress)
         if oversampler is not None:
             if options or not hasattr(oversampler, "autoencoder_"):
                 raise ValueError(
@@ -267,70 +267,6 @@ def _mix(seed: int, label: int, epoch: int) -> int:
     value = (seed * 0x9E3779B97F4A7C15 + label * 0xBF58476D1CE4E5B9 + epoch * 0x94D049BB133111EB) % 2**64
     value ^= value >> 31
     return value % 2**63
-
-
-def _base_targets(dataset: Dataset, targets: Any, progress: bool) -> torch.Tensor:
-    """Labels from ``targets=``, ``.targets``, ``.labels``, a ``Subset``'s parent, or one pass."""
-    n_items = len(dataset)
-    if n_items == 0:
-        raise ValueError(
-            f"`dataset` must hold at least one item to oversample, got an empty "
-            f"{type(dataset).__name__} (0 items)."
-        )
-    if targets is None:
-        targets = _stored_targets(dataset)
-    if targets is None:
-        targets = [dataset[i][1] for i in tqdm(range(n_items), desc="reading labels", leave=False, disable=not progress)]
-    return check_labels(torch.as_tensor(targets) if not isinstance(targets, torch.Tensor) else targets, n_items, "targets")
-
-
-def _stored_targets(dataset: Dataset) -> Any:
-    for name in ("targets", "labels"):
-        if getattr(dataset, name, None) is not None:
-            return getattr(dataset, name)
-    if isinstance(dataset, torch.utils.data.Subset):
-        parent = _stored_targets(dataset.dataset)
-        if parent is not None:
-            return torch.as_tensor(parent)[torch.as_tensor(dataset.indices, dtype=torch.long)]
-    return None
-
-
-def _read_images(dataset: Dataset, n_items: int, progress: bool) -> tuple[RawFormat, torch.Tensor]:
-    """The raw format and an (N, C, H, W) tensor of every base image."""
-    first = dataset[0][0]
-    try:
-        raw_format = RawFormat.of(first)
-    except TypeError as error:
-        raise TypeError(
-            f"`dataset` items must be raw images; item 0 is not ({error}). If the dataset has "
-            "its own `transform`, set it to None and pass it to DeepSMOTEDataset(transform=...)."
-        ) from error
-    images = torch.empty((n_items, *raw_format.shape), dtype=raw_format.dtype)
-    for index in tqdm(range(n_items), desc="reading images", leave=False, disable=not progress):
-        item = first if index == 0 else dataset[index][0]
-        if not raw_format.matches(item):
-            found = RawFormat.of(item) if isinstance(item, type(first)) else type(item).__name__
-            raise ValueError(
-                f"`dataset` items must all share one image format; item 0 is {raw_format}, "
-                f"item {index} is {found}."
-            )
-        images[index] = raw_format.to_chw(item)
-    if images.is_floating_point():
-        finite = torch.isfinite(images)
-        if not bool(finite.all()):
-            first = int(torch.nonzero(~finite.flatten(1).all(1))[0])
-            raise ValueError(
-                f"`dataset` must yield images with finite pixel values, got "
-                f"{int((~finite).sum())} NaN or infinite value(s) (first in item {first})."
-            )
-        low, high = float(images.min()), float(images.max())
-        if low < 0 or high > 1:
-            raise ValueError(
-                f"`dataset` must yield raw images (uint8, or float in [0, 1]), got float images with "
-                f"values in [{low:.4g}, {high:.4g}] (normalised tensors?): give DeepSMOTEDataset the raw "
-                "images (base `transform=None`) and pass normalisation as its `transform=`."
-            )
-    return raw_format, images
 
 
 def _fit_or_load(

@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import copy
-import hashlib
 import os
 import warnings
 from collections import OrderedDict
-from typing import Any, Mapping
+from typing import Any
 
 import torch
 from sklearn.base import BaseEstimator
 
+from . import cache
 from ._convert import from_network_range, to_network_range
 from ._validation import (
     check_float,
@@ -216,7 +216,7 @@ class DeepSMOTE(BaseEstimator):
         self._check_params()
         config = {name: getattr(self, name) for name in MODEL_OPTIONS}
         config["random_state"] = _describe_random_state(self.random_state)
-        config["autoencoder"] = None if self.autoencoder is None else _tensor_digest(self.autoencoder.state_dict())
+        config["autoencoder"] = None if self.autoencoder is None else cache.tensor_digest(self.autoencoder.state_dict())
         return config
 
     def fitted_state(self) -> dict[str, Any]:
@@ -326,16 +326,8 @@ class DeepSMOTE(BaseEstimator):
         return torch.cat([images, new_images]), torch.cat([labels, new_labels])
 
 
-def _tensor_digest(tensors: Mapping[str, torch.Tensor]) -> str:
-    digest = hashlib.sha256()
-    for name, tensor in sorted(tensors.items()):
-        digest.update(name.encode())
-        digest.update(tensor.detach().cpu().reshape(-1).contiguous().view(torch.uint8).numpy().tobytes())
-    return digest.hexdigest()
-
-
 def _describe_random_state(random_state: Any) -> Any:
     """A JSON-able stand-in for ``random_state`` (a generator by its state's digest)."""
     if isinstance(random_state, torch.Generator):
-        return "generator:" + _tensor_digest({"state": random_state.get_state()})
+        return "generator:" + cache.tensor_digest({"state": random_state.get_state()})
     return random_state if random_state is None else check_int("random_state", random_state, minimum=0)

@@ -36,11 +36,7 @@ that died. Under ``torch.distributed`` only rank 0 writes it.
 
 from __future__ import annotations
 
-import hashlib
-import logging
 import os
-import warnings
-from pathlib import Path
 from typing import Any, Callable
 
 import torch
@@ -48,7 +44,7 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm.auto import tqdm
 
-from . import cache
+from ._checkpoint import check_checkpoint, resume, run_identity, save_checkpoint
 from ._validation import check_float, check_generator, check_int, check_option, resolve_device
 from .autoencoder import ConvAutoencoder
 
@@ -59,7 +55,6 @@ OFFICIAL_CLASS_BATCH = 100
 
 EpochRecord = dict[str, float]
 
-logger = logging.getLogger(__name__)
 
 
 def same_class_derangement(
@@ -218,13 +213,13 @@ def fit_autoencoder(
     history: list[EpochRecord] = []
     start, identity = 0, ""
     if checkpoint is not None:
-        checkpoint = _check_checkpoint(checkpoint)
+        checkpoint = check_checkpoint(checkpoint)
         options = dict(
             epochs=epochs, batch_size=batch_size, lr=lr, penalty=penalty,
             penalty_weight=penalty_weight, world_size=world_size,
         )
-        identity = _run_identity(model, images, labels, generator, options)
-        start, history = _resume(checkpoint, identity, model, optimizer, generator)
+        identity = run_identity(model, images, labels, generator, options)
+        start, history = resume(checkpoint, identity, model, optimizer, generator)
     bar = tqdm(
         range(start, epochs), initial=start, total=epochs, desc="autoencoder", unit="epoch",
         disable=not progress or rank != 0,
@@ -250,7 +245,7 @@ def fit_autoencoder(
         record = _epoch_record(epoch, sums, penalty_weight)
         history.append(record)
         if checkpoint is not None and rank == 0:
-            _save_checkpoint(checkpoint, identity, model, optimizer, generator, history, epoch)
+            save_checkpoint(checkpoint, identity, model, optimizer, generator, history, epoch)
         bar.set_postfix(rec=f"{record['reconstruction']:.4f}", pen=f"{record['penalty']:.4f}")
         if callback is not None and callback(record):
             break
@@ -261,92 +256,6 @@ def fit_autoencoder(
     if checkpoint is not None and rank == 0:
         checkpoint.unlink(missing_ok=True)
     return history
-
-
-def _check_checkpoint(checkpoint: Any) -> Path:
-    if not isinstance(checkpoint, (str, os.PathLike)):
-        raise TypeError(
-            f"`checkpoint` must be None, a str or an os.PathLike file path, got {checkpoint!r} "
-            f"(type {type(checkpoint).__name__})."
-        )
-    path = Path(checkpoint)
-    if path.is_dir():
-        raise ValueError(f"`checkpoint` must name a file, got the folder {str(path)!r}.")
-    return path
-
-
-def _run_identity(
-    model: ConvAutoencoder,
-    images: torch.Tensor,
-    labels: torch.Tensor,
-    generator: torch.Generator,
-    options: dict[str, Any],
-) -> str:
-    """SHA-256 of everything that determines the run: data, options, initial weights and RNG."""
-    initial = hashlib.sha256()
-    for name, tensor in sorted(model.state_dict().items()):
-        initial.update(name.encode())
-        initial.update(tensor.detach().cpu().reshape(-1).contiguous().view(torch.uint8).numpy().tobytes())
-    initial.update(generator.get_state().numpy().tobytes())
-    config = {
-        "kind": "training checkpoint",
-        "model": [list(model.image_shape), model.latent_dim, model.width],
-        "initial": initial.hexdigest(),
-        **options,
-    }
-    return cache.fingerprint(images, labels, config)
-
-
-def _resume(
-    path: Path,
-    identity: str,
-    model: ConvAutoencoder,
-    optimizer: torch.optim.Optimizer,
-    generator: torch.Generator,
-) -> tuple[int, list[EpochRecord]]:
-    """Restore a matching checkpoint; (first epoch to run, history so far)."""
-    state = cache.read_envelope(path, identity, "training checkpoint")
-    if state is None:
-        return 0, []
-    initial = {name: tensor.clone() for name, tensor in model.state_dict().items()}
-    try:
-        model.load_state_dict(state["model"])
-        optimizer.load_state_dict(state["optimizer"])
-        generator.set_state(state["generator"])
-        history = [dict(record) for record in state["history"]]
-        start = int(state["epoch"]) + 1
-        if len(history) != start:
-            raise ValueError(f"{len(history)} history records for {start} epochs")
-    except Exception as error:  # a well-formed file of a wrong layout: start afresh
-        model.load_state_dict(initial)
-        warnings.warn(
-            f"Ignoring the training checkpoint {path}: it cannot be restored "
-            f"({type(error).__name__}: {error}); training anew.",
-            UserWarning,
-            stacklevel=3,
-        )
-        return 0, []
-    logger.info("resuming autoencoder training from %s after epoch %d", path, start - 1)
-    return start, history
-
-
-def _save_checkpoint(
-    path: Path,
-    identity: str,
-    model: ConvAutoencoder,
-    optimizer: torch.optim.Optimizer,
-    generator: torch.Generator,
-    history: list[EpochRecord],
-    epoch: int,
-) -> None:
-    state = {
-        "model": {name: tensor.detach().cpu() for name, tensor in model.state_dict().items()},
-        "optimizer": optimizer.state_dict(),
-        "generator": generator.get_state(),
-        "history": history,
-        "epoch": epoch,
-    }
-    cache.write_envelope(path, identity, state)
 
 
 def _epoch_record(epoch: int, sums: torch.Tensor, penalty_weight: float) -> EpochRecord:
