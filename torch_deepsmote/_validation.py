@@ -13,6 +13,7 @@ from typing import Any, Iterable
 import torch
 
 __all__ = [
+    "check_bool",
     "check_int",
     "check_float",
     "check_option",
@@ -34,6 +35,13 @@ def check_int(name: str, value: Any, *, minimum: int | None = None) -> int:
     value = int(value)
     if minimum is not None and value < minimum:
         raise ValueError(f"`{name}` must be an int >= {minimum}, got {value}.")
+    return value
+
+
+def check_bool(name: str, value: Any) -> bool:
+    """Return ``value`` if it is a bool (ints and other truthy values are refused)."""
+    if not isinstance(value, bool):
+        raise TypeError(f"`{name}` must be a bool, got {_describe(value)}.")
     return value
 
 

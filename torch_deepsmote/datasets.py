@@ -17,12 +17,9 @@ Profiles (per-class counts, index = class):
 
 from __future__ import annotations
 
-import gzip
 import math
 import numbers
 import os
-import pickle
-import struct
 from fractions import Fraction
 from pathlib import Path
 from types import MappingProxyType
@@ -31,7 +28,8 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 import torch
 
-from ._validation import check_float, check_generator, check_int, check_option
+from ._formats import IDX_FOLDERS, load_cifar10, load_idx, load_svhn
+from ._validation import check_bool, check_float, check_generator, check_int, check_option
 
 __all__ = [
     "MNIST_TRAIN_PROFILE",
@@ -72,19 +70,6 @@ PROFILES: Mapping[str, Mapping[str, tuple[int, ...]]] = MappingProxyType(
 DATASET_NAMES = ("digits", "mnist", "fashion-mnist", "cifar10", "svhn")
 DEBIAN_FASHION_MNIST = Path("/usr/share/datasets/fashion-mnist")
 
-_IDX_FOLDERS = {
-    "mnist": ("MNIST/raw", "MNIST", "mnist"),
-    "fashion-mnist": ("FashionMNIST/raw", "FashionMNIST", "fashion-mnist", "fashion_mnist"),
-}
-_IDX_DTYPES = {0x08: "u1", 0x09: "i1", 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
-_CIFAR_FOLDER = "cifar-10-batches-py"
-_SVHN_SPLITS = ("train", "test", "extra")
-
-
-def _check_bool(name: str, value: Any) -> bool:
-    if not isinstance(value, bool):
-        raise TypeError(f"`{name}` must be a bool, got {value!r} (type {type(value).__name__}).")
-    return value
 
 
 # --------------------------------------------------------------------------- profiles
@@ -207,234 +192,6 @@ def load_digits_images() -> tuple[torch.Tensor, torch.Tensor]:
     return images, torch.from_numpy(bunch.target.astype(np.int64))
 
 
-def _read_bytes(path: Path) -> bytes:
-    """Read a file, transparently un-gzipping it when it starts with the gzip magic."""
-    data = path.read_bytes()
-    return gzip.decompress(data) if data[:2] == b"\x1f\x8b" else data
-
-
-def _read_idx(path: Path) -> np.ndarray:
-    """Parse an IDX file (magic ``00 00 <type> <ndim>``, big-endian uint32 dims, data)."""
-    data = _read_bytes(path)
-    if len(data) < 4 or data[:2] != b"\x00\x00" or data[2] not in _IDX_DTYPES or data[3] == 0:
-        raise ValueError(f"{path} is not an IDX file (bad magic number {data[:4].hex()}).")
-    ndim = data[3]
-    header = 4 + 4 * ndim
-    if len(data) < header:
-        raise ValueError(f"{path} is truncated: its IDX header announces {ndim} dimensions.")
-    dims = struct.unpack(f">{ndim}I", data[4:header])
-    dtype = np.dtype(_IDX_DTYPES[data[2]])
-    expected = math.prod(dims) * dtype.itemsize
-    if len(data) - header != expected:
-        raise ValueError(
-            f"{path} holds {len(data) - header} data bytes but its header {dims} announces "
-            f"{expected}."
-        )
-    return np.frombuffer(data, dtype=dtype, offset=header).reshape(dims)
-
-
-def _idx_names(train: bool) -> tuple[list[str], list[str]]:
-    prefix = "train" if train else "t10k"
-    names = []
-    for kind, dims in (("images", 3), ("labels", 1)):
-        stems = [f"{prefix}-{kind}-idx{dims}-ubyte", f"{prefix}-{kind}.idx{dims}-ubyte"]
-        names.append([name for stem in stems for name in (stem, stem + ".gz")])
-    return names[0], names[1]
-
-
-def _first_existing(folder: Path, names: Sequence[str]) -> Path | None:
-    return next((folder / name for name in names if (folder / name).is_file()), None)
-
-
-def _idx_pair(folder: Path, train: bool) -> tuple[Path, Path] | None:
-    image_names, label_names = _idx_names(train)
-    images, labels = _first_existing(folder, image_names), _first_existing(folder, label_names)
-    return (images, labels) if images and labels else None
-
-
-def _find_idx(root: Path, train: bool, dataset: str | None) -> tuple[Path, Path]:
-    """Locate the IDX image and label files under ``root`` (see :func:`load_idx`)."""
-    looked = [root, root / "raw"]
-    for folder in looked:
-        if pair := _idx_pair(folder, train):
-            return pair
-    found = {}
-    for family in [dataset] if dataset else list(_IDX_FOLDERS):
-        for sub in _IDX_FOLDERS[family]:
-            looked.append(root / sub)
-            if pair := _idx_pair(root / sub, train):
-                found[family] = pair
-                break
-    if len(found) > 1:
-        raise ValueError(
-            f"`root` {root} holds both MNIST and Fashion-MNIST files; pass "
-            f"`dataset='mnist'` or `dataset='fashion-mnist'`, or point `root` at one folder."
-        )
-    if found:
-        return next(iter(found.values()))
-    image_names, label_names = _idx_names(train)
-    raise FileNotFoundError(
-        f"No IDX files for the {'train' if train else 'test'} split under `root` {root}. "
-        f"Looked in: {', '.join(map(str, looked))}. Expected one of {image_names} and one "
-        f"of {label_names} in the same folder."
-    )
-
-
-def load_idx(
-    root: str | os.PathLike, train: bool = True, *, dataset: str | None = None
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """Load MNIST or Fashion-MNIST from IDX files, plain or gzipped.
-
-    Looks in ``root``, ``root/raw``, then torchvision's and common sub-folders
-    (``MNIST/raw``, ``FashionMNIST/raw``, ``MNIST``, ``FashionMNIST``, ``mnist``,
-    ``fashion-mnist``, ``fashion_mnist``); the Debian package's folder
-    ``/usr/share/datasets/fashion-mnist`` works as ``root``. A plain file is preferred
-    over its ``.gz`` twin.
-
-    Args:
-        root: Folder holding the files, or a parent of such a folder.
-        train: Load ``train-*`` files (60000 items) or ``t10k-*`` files (10000).
-        dataset: ``"mnist"`` or ``"fashion-mnist"`` restricts the sub-folder search;
-            needed only when ``root`` holds both.
-
-    Returns:
-        ``images`` uint8 of shape ``(N, 1, H, W)`` and ``labels`` int64 of shape ``(N,)``.
-
-    Raises:
-        FileNotFoundError: If no folder holds both files; lists where it looked.
-        ValueError: If a file is not a valid IDX image/label file or counts differ.
-    """
-    train = _check_bool("train", train)
-    if dataset is not None:
-        dataset = check_option("dataset", dataset, tuple(_IDX_FOLDERS))
-    image_path, label_path = _find_idx(Path(root), train, dataset)
-    images, labels = _read_idx(image_path), _read_idx(label_path)
-    if images.dtype != np.uint8 or images.ndim != 3:
-        raise ValueError(
-            f"{image_path} is not an IDX image file: expected magic number 2051 (unsigned "
-            f"bytes, 3 dimensions), got {images.dtype} data with {images.ndim} dimensions."
-        )
-    if labels.dtype != np.uint8 or labels.ndim != 1:
-        raise ValueError(
-            f"{label_path} is not an IDX label file: expected magic number 2049 (unsigned "
-            f"bytes, 1 dimension), got {labels.dtype} data with {labels.ndim} dimensions."
-        )
-    if len(images) != len(labels):
-        raise ValueError(
-            f"{image_path} holds {len(images)} images but {label_path} {len(labels)} labels."
-        )
-    return torch.from_numpy(images.copy()).unsqueeze(1), torch.from_numpy(labels.astype(np.int64))
-
-
-class _ArrayUnpickler(pickle.Unpickler):
-    """Unpickler that only rebuilds numpy arrays, so a data file cannot run code."""
-
-    _ALLOWED = {
-        ("numpy.core.multiarray", "_reconstruct"),
-        ("numpy._core.multiarray", "_reconstruct"),
-        ("numpy", "ndarray"),
-        ("numpy", "dtype"),
-        ("_codecs", "encode"),
-    }
-
-    def find_class(self, module: str, name: str) -> Any:
-        if (module, name) not in self._ALLOWED:
-            raise pickle.UnpicklingError(f"refusing to load {module}.{name} from a data file")
-        return super().find_class(module, name)
-
-
-def _read_cifar_batch(path: Path) -> tuple[np.ndarray, np.ndarray]:
-    """Read one CIFAR-10 python batch: data ``(n, 3072)`` uint8 and labels ``(n,)``."""
-    with path.open("rb") as handle:
-        batch = _ArrayUnpickler(handle, encoding="latin1").load()
-    data = batch.get("data", batch.get(b"data")) if isinstance(batch, dict) else None
-    labels = batch.get("labels", batch.get(b"labels")) if isinstance(batch, dict) else None
-    if data is None or labels is None:
-        raise ValueError(f"{path} is not a CIFAR-10 batch: no 'data' and 'labels' entries.")
-    data, labels = np.asarray(data), np.asarray(labels, dtype=np.int64)
-    if data.dtype != np.uint8 or data.ndim != 2 or data.shape[1] != 3 * 32 * 32:
-        raise ValueError(
-            f"{path}: expected uint8 data of shape (n, 3072), got {data.dtype} {data.shape}."
-        )
-    if labels.shape != (len(data),):
-        raise ValueError(f"{path} holds {len(data)} images but {labels.size} labels.")
-    return data, labels
-
-
-def load_cifar10(
-    root: str | os.PathLike, train: bool = True
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """Load CIFAR-10 from the python pickle batches.
-
-    Args:
-        root: The ``cifar-10-batches-py`` folder or its parent.
-        train: Load ``data_batch_1`` .. ``data_batch_5`` (50000 items) or
-            ``test_batch`` (10000).
-
-    Returns:
-        ``images`` uint8 of shape ``(N, 3, 32, 32)`` and ``labels`` int64 of shape ``(N,)``.
-
-    Raises:
-        FileNotFoundError: If a batch file is missing; lists where it looked.
-        ValueError: If a batch is malformed.
-    """
-    train = _check_bool("train", train)
-    names = [f"data_batch_{i}" for i in range(1, 6)] if train else ["test_batch"]
-    looked = [Path(root), Path(root) / _CIFAR_FOLDER]
-    folder = next((f for f in looked if all((f / n).is_file() for n in names)), None)
-    if folder is None:
-        raise FileNotFoundError(
-            f"No CIFAR-10 {'train' if train else 'test'} batches under `root` {root}. "
-            f"Looked in: {', '.join(map(str, looked))}. Expected files: {names}."
-        )
-    batches = [_read_cifar_batch(folder / name) for name in names]
-    data = np.concatenate([data for data, _ in batches]).reshape(-1, 3, 32, 32)
-    labels = np.concatenate([labels for _, labels in batches])
-    return torch.from_numpy(data), torch.from_numpy(labels)
-
-
-def load_svhn(root: str | os.PathLike, split: str = "train") -> tuple[torch.Tensor, torch.Tensor]:
-    """Load SVHN (cropped digits) from ``{split}_32x32.mat``; needs scipy.
-
-    Label 10 (digit 0 in the files) becomes 0, as in torchvision.
-
-    Args:
-        root: Folder holding the ``.mat`` file, or its parent (``svhn``/``SVHN`` sub-folder).
-        split: ``"train"``, ``"test"`` or ``"extra"``.
-
-    Returns:
-        ``images`` uint8 of shape ``(N, 3, 32, 32)`` and ``labels`` int64 of shape
-        ``(N,)`` with values 0..9.
-
-    Raises:
-        FileNotFoundError: If the file is missing; lists where it looked.
-        ValueError: If the file lacks ``X``/``y`` or they are malformed.
-    """
-    split = check_option("split", split, _SVHN_SPLITS)
-    name = f"{split}_32x32.mat"
-    looked = [Path(root), Path(root) / "svhn", Path(root) / "SVHN"]
-    path = next((folder / name for folder in looked if (folder / name).is_file()), None)
-    if path is None:
-        raise FileNotFoundError(
-            f"No SVHN file {name!r} under `root` {root}. Looked in: {', '.join(map(str, looked))}."
-        )
-    from scipy.io import loadmat
-
-    content = loadmat(str(path), variable_names=["X", "y"])
-    if "X" not in content or "y" not in content:
-        raise ValueError(f"{path} is not an SVHN file: it lacks the 'X' or 'y' variable.")
-    images, labels = content["X"], content["y"].reshape(-1)
-    if images.dtype != np.uint8 or images.ndim != 4 or images.shape[3] != labels.size:
-        raise ValueError(
-            f"{path}: expected uint8 X of shape (H, W, C, N) and N labels, got {images.dtype} "
-            f"{images.shape} and {labels.size} labels."
-        )
-    if labels.size and (labels.min() < 1 or labels.max() > 10):
-        raise ValueError(f"{path}: labels must lie in 1..10, got {labels.min()}..{labels.max()}.")
-    images = np.ascontiguousarray(images.transpose(3, 2, 0, 1))
-    return torch.from_numpy(images), torch.from_numpy(labels.astype(np.int64) % 10)
-
-
 def load_dataset(
     name: str, root: str | os.PathLike | None = None, train: bool = True
 ) -> tuple[torch.Tensor, torch.Tensor]:
@@ -451,7 +208,7 @@ def load_dataset(
         ``images`` uint8 of shape ``(N, C, H, W)`` and ``labels`` int64 of shape ``(N,)``.
     """
     name = check_option("name", name, DATASET_NAMES)
-    train = _check_bool("train", train)
+    train = check_bool("train", train)
     if name == "digits":
         if not train:
             raise ValueError("`train` must be True for 'digits': it has no separate test split.")
@@ -460,7 +217,7 @@ def load_dataset(
         root = DEBIAN_FASHION_MNIST
     if root is None:
         raise ValueError(f"`root` is required for {name!r}: nothing is downloaded.")
-    if name in _IDX_FOLDERS:
+    if name in IDX_FOLDERS:
         return load_idx(root, train, dataset=name)
     if name == "cifar10":
         return load_cifar10(root, train)

@@ -27,7 +27,7 @@ from torchvision.transforms import v2 as T
 from ._validation import resolve_device
 from .classifier import SmallCNN, predict, train_classifier
 from .dataset import DeepSMOTEDataset
-from .datasets import MNIST_TRAIN_PROFILE, load_dataset, make_imbalanced
+from .datasets import CIFAR10_TRAIN_PROFILE, MNIST_TRAIN_PROFILE, load_dataset, make_imbalanced
 from .metrics import imbalanced_report
 from .plots import save_class_grid, save_metric_bars
 from .sampler import BalancedBatchSampler
@@ -39,7 +39,6 @@ logger = logging.getLogger(__name__)
 # The paper's MNIST profile scaled to digits' ~90 training images per class
 # (4000 → 85), with at least 5 images per class: imbalance ratio 17.
 DIGITS_TRAIN_PROFILE = (85, 43, 21, 16, 11, 7, 5, 5, 5, 5)
-CIFAR_TRAIN_PROFILE = (4500, 2000, 1000, 800, 600, 500, 400, 250, 150, 80)
 METHODS = ("none", "random oversampling", "deepsmote")
 SCORES = ("acsa", "gm_macro", "f1_macro")
 
@@ -103,7 +102,7 @@ def load_demo_data(config: DemoConfig) -> tuple[TensorImages, TensorImages]:
     else:
         pool_images, pool_labels = load_dataset(config.dataset, config.root, train=True)
         test_images, test_labels = load_dataset(config.dataset, config.root, train=False)
-        profile = CIFAR_TRAIN_PROFILE if config.dataset in ("cifar10", "svhn") else MNIST_TRAIN_PROFILE
+        profile = CIFAR10_TRAIN_PROFILE if config.dataset in ("cifar10", "svhn") else MNIST_TRAIN_PROFILE
     chosen = make_imbalanced(pool_labels, profile, random_state=config.seed)
     return TensorImages(pool_images[chosen], pool_labels[chosen]), TensorImages(test_images, test_labels)
 
