@@ -8,6 +8,9 @@ from torch.utils.data import DataLoader, Subset, TensorDataset
 from torchvision import transforms as T
 from torchvision.datasets import ImageFolder
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from torch_deepsmote import DeepSMOTE
 from torch_deepsmote.dataset import DeepSMOTEDataset
 from torch_deepsmote.sampler import BalancedBatchSampler
@@ -306,3 +309,29 @@ def test_a_given_autoencoder_is_part_of_the_cache_key(tensor_dataset, isolated_c
     again = _wrap(tensor_dataset, autoencoder=start)
     other = _wrap(tensor_dataset, autoencoder=ConvAutoencoder((1, 8, 8), latent_dim=8, width=4, generator=torch.Generator().manual_seed(1)))
     assert (first.from_cache, again.from_cache, other.from_cache) == (False, True, False)
+
+
+@pytest.fixture(scope="module")
+def fitted_for_properties():
+    images, labels = blob_images([30, 12, 6])
+    fitted = DeepSMOTE(random_state=0, **FAST_OPTIONS).fit(images, labels)
+    return TensorDataset(images, labels), fitted
+
+
+@settings(max_examples=25, deadline=None)
+@given(order=st.permutations(list(range(48, 90))), split=st.integers(1, 41))
+def test_property_items_do_not_depend_on_access_order(fitted_for_properties, order, split):
+    base, fitted = fitted_for_properties
+    ds = DeepSMOTEDataset(base, oversampler=fitted)
+    one_by_one = {i: ds[i][0] for i in range(48, 90)}
+    batched = ds.__getitems__(order[:split]) + ds.__getitems__(order[split:])
+    assert all(torch.equal(image, one_by_one[i]) for i, (image, _) in zip(order, batched))
+
+
+def test_index_mapping_is_a_bijection_onto_class_positions(fitted_for_properties):
+    base, fitted = fitted_for_properties
+    ds = DeepSMOTEDataset(base, oversampler=fitted)
+    synthetic = ds.targets[ds.n_real :].tolist()
+    positions = [(label, synthetic[:i].count(label)) for i, label in enumerate(synthetic)]
+    expected = {(label, j) for label, n in fitted.sampling_strategy_.items() for j in range(n)}
+    assert len(set(positions)) == len(positions) and set(positions) == expected
