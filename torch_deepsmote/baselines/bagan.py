@@ -66,6 +66,14 @@ from torch import nn
 from torch.distributions import MultivariateNormal
 from tqdm.auto import tqdm
 
+from ._bagan_nets import (
+    SeededDropout,
+    base_resolution,
+    generator_network,
+    init_weights_,
+    set_dropout_generator,
+    trunk,
+)
 from .._convert import from_network_range, to_network_range
 from .._validation import (
     check_float, check_generator, check_images, check_int, check_labels, check_option, resolve_device,
@@ -80,85 +88,7 @@ logger = logging.getLogger(__name__)
 
 CLASS_SAMPLING = ("uniform", "rebalance")
 PAPER_EPOCHS = 150
-LEAKY_SLOPE = 0.3
-DROPOUT = 0.3
 INFERENCE_BATCH = 256
-
-
-def base_resolution(size: int) -> tuple[int, int]:
-    """``(r0, k)`` with ``size = r0·2^k`` and r0 ≤ 8, or ``ValueError``."""
-    r0, doublings = size, 0
-    while r0 > 8:
-        if r0 % 2:
-            raise ValueError(
-                f"BAGAN needs image sides of the form r·2^k with an integer r <= 8 "
-                f"(e.g. 8, 28, 32, 64), got a side of {size}."
-            )
-        r0, doublings = r0 // 2, doublings + 1
-    return r0, doublings
-
-
-class SeededDropout(nn.Module):
-    """Inverted dropout, any input shape, masks drawn from ``self.generator`` (on the input's
-    device; ``None`` = the global RNG), identity in eval mode."""
-
-    def __init__(self, p: float) -> None:
-        super().__init__()
-        self.p = p
-        self.generator: torch.Generator | None = None
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if not self.training or self.p == 0.0:
-            return x
-        keep = torch.rand(x.shape, generator=self.generator, device=x.device, dtype=x.dtype) >= self.p
-        return x * keep / (1.0 - self.p)
-
-
-def _trunk(channels: int, height: int, width: int, r0: tuple[int, int]) -> tuple[nn.Sequential, int]:
-    """Shared conv trunk (N, C, H, W) → (N, F) and its flattened size F."""
-    specs, (h, w) = [(32, 2), (64, 1), (128, 2), (256, 1)], (-(-height // 4), -(-width // 4))
-    while h > r0[0] or w > r0[1]:
-        specs, h, w = specs + [(256, 2), (256, 1)], -(-h // 2), -(-w // 2)
-    layers: list[nn.Module] = []
-    for (in_channels, _), (out_channels, stride) in zip([(channels, 0)] + specs, specs):
-        layers += [nn.Conv2d(in_channels, out_channels, 3, stride, padding=1),
-                   nn.LeakyReLU(LEAKY_SLOPE), SeededDropout(DROPOUT)]
-    return nn.Sequential(*layers, nn.Flatten()), 256 * h * w
-
-
-def _generator(latent_dim: int, image_shape: tuple[int, int, int]) -> nn.Sequential:
-    """``G``: (N, latent_dim) codes → (N, C, H, W) images in [-1, 1]."""
-    channels, height, width = image_shape
-    (r0h, n_up), (r0w, _) = base_resolution(height), base_resolution(width)
-    layers: list[nn.Module] = [
-        nn.Linear(latent_dim, 1024, bias=False), nn.ReLU(),
-        nn.Linear(1024, 128 * r0h * r0w, bias=False), nn.ReLU(), nn.Unflatten(1, (128, r0h, r0w)),
-    ]
-    in_channels = 128
-    for step in range(n_up):
-        out_channels = 256 if step < n_up - 1 else 128
-        layers += [nn.Upsample(scale_factor=2, mode="nearest"),
-                   nn.Conv2d(in_channels, out_channels, 5, padding=2, bias=False), nn.ReLU()]
-        in_channels = out_channels
-    # Keras "same" for a 2×2 kernel: one zero row/column at the bottom/right.
-    return nn.Sequential(*layers, nn.ZeroPad2d((0, 1, 0, 1)), nn.Conv2d(in_channels, channels, 2), nn.Tanh())
-
-
-@torch.no_grad()
-def _init_weights_(module: nn.Module, generator: torch.Generator, conv_normal: bool) -> None:
-    """Keras-style init from ``generator``: Glorot (normal for convs if asked), zero biases."""
-    for layer in module.modules():
-        if isinstance(layer, (nn.Conv2d, nn.Linear)):
-            normal = conv_normal and isinstance(layer, nn.Conv2d)
-            (nn.init.xavier_normal_ if normal else nn.init.xavier_uniform_)(layer.weight, generator=generator)
-            if layer.bias is not None:
-                nn.init.zeros_(layer.bias)
-
-
-def _set_dropout_generator(module: nn.Module, generator: torch.Generator) -> None:
-    for layer in module.modules():
-        if isinstance(layer, SeededDropout):
-            layer.generator = generator
 
 
 def fit_class_gaussian(codes: torch.Tensor) -> tuple[MultivariateNormal, float]:
@@ -266,13 +196,13 @@ class BAGAN(BaseEstimator):
         if r0[0][1] != r0[1][1]:
             raise ValueError(f"BAGAN needs height and width with the same number of doublings, "
                              f"got image shape {self.image_shape_}.")
-        trunk, features = _trunk(channels, height, width, (r0[0][0], r0[1][0]))
-        self.encoder_ = nn.Sequential(trunk, nn.Linear(features, self.latent_dim))
-        self.generator_ = _generator(self.latent_dim, self.image_shape_)
-        _init_weights_(self.encoder_, rng, conv_normal=False)
-        _init_weights_(self.generator_, rng, conv_normal=True)
+        shared, features = trunk(channels, height, width, (r0[0][0], r0[1][0]))
+        self.encoder_ = nn.Sequential(shared, nn.Linear(features, self.latent_dim))
+        self.generator_ = generator_network(self.latent_dim, self.image_shape_)
+        init_weights_(self.encoder_, rng, conv_normal=False)
+        init_weights_(self.generator_, rng, conv_normal=True)
         self._dropout_rng = dropout_rng
-        _set_dropout_generator(self.encoder_, dropout_rng)
+        set_dropout_generator(self.encoder_, dropout_rng)
         self.encoder_.to(device)
         self.generator_.to(device)
 
@@ -318,10 +248,10 @@ class BAGAN(BaseEstimator):
         """Phase 2b: D = copy of the trained trunk + fresh (K+1)-way head."""
         trunk = copy.deepcopy(self.encoder_[0])
         head = nn.Linear(self.encoder_[1].in_features, len(self.classes_) + 1)
-        _init_weights_(head, rng, conv_normal=False)
+        init_weights_(head, rng, conv_normal=False)
         device = next(trunk.parameters()).device
         self.discriminator_ = nn.Sequential(trunk, head.to(device))
-        _set_dropout_generator(self.discriminator_, self._dropout_rng)
+        set_dropout_generator(self.discriminator_, self._dropout_rng)
 
     def sample_latents(self, targets: torch.Tensor, rng: torch.Generator) -> torch.Tensor:
         """(n,) class indices 0..K−1 → (n, latent_dim) float32 codes z ~ N(μ_c, Σ_c), CPU."""
