@@ -75,3 +75,14 @@ def test_grid_on_an_image_folder(tmp_path):
     assert main(["grid", "--image-folder", str(source), "--out", str(picture), *FAST]) == 0
     with Image.open(picture) as image:
         assert image.height == 2 * 50
+
+
+def test_generate_from_a_tensor_dataset_writes_grey_pngs(tmp_path):
+    out = tmp_path / "digits"
+    assert main(["generate", "--dataset", "digits", "--out", str(out), *FAST]) == 0
+    folders = sorted(p.name for p in out.iterdir())
+    assert folders == [str(c) for c in range(10)]
+    pictures = sorted((out / "9").glob("synthetic-*.png"))
+    assert len(list((out / "9").glob("*.png"))) == 85 and len(pictures) == 80
+    with Image.open(pictures[0]) as image:
+        assert image.mode == "L" and image.size == (8, 8)

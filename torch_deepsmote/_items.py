@@ -85,6 +85,13 @@ class RawFormat:
         tensor = torch.from_numpy(np.ascontiguousarray(item))
         return tensor.unsqueeze(0) if item.ndim == 2 else tensor.permute(2, 0, 1)
 
+    def to_uint8_chw(self, item: Any) -> torch.Tensor:
+        """One raw item → (C, H, W) uint8 tensor (float pixels in [0, 1] scaled to 255)."""
+        image = self.to_chw(item)
+        if image.dtype == torch.uint8:
+            return image
+        return image.mul(255).round_().clamp_(0, 255).to(torch.uint8)
+
     def from_chw(self, image: torch.Tensor) -> Any:
         """(C, H, W) tensor of ``self.dtype`` → a raw item like the dataset's own."""
         if self.kind == "pil":

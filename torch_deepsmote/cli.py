@@ -12,10 +12,10 @@ from collections import Counter
 from pathlib import Path
 from typing import Sequence
 
-import torch
 from PIL import Image
 from torchvision.datasets import ImageFolder
 
+from ._items import RawFormat
 from .dataset import DeepSMOTEDataset
 from .datasets import DATASET_NAMES
 from .demo import METHODS, SCORES, DemoConfig, grid_rows, load_demo_data, run_demo
@@ -100,16 +100,12 @@ def _safe_class_folder(name: str) -> str:
     return name
 
 
-def _to_pil(image: object) -> Image.Image:
+def _to_pil(image: object, raw_format: RawFormat) -> Image.Image:
+    """A raw dataset item as a PIL image (PIL items as they are)."""
     if isinstance(image, Image.Image):
         return image
-    tensor = torch.as_tensor(image)
-    if tensor.is_floating_point():
-        tensor = tensor.mul(255).round().clamp(0, 255).to(torch.uint8)
-    if tensor.ndim == 3 and tensor.shape[0] in (1, 3, 4) and isinstance(image, torch.Tensor):
-        tensor = tensor.permute(1, 2, 0)
-    array = tensor.numpy()
-    return Image.fromarray(array[..., 0] if array.ndim == 3 and array.shape[-1] == 1 else array)
+    array = raw_format.to_uint8_chw(image).permute(1, 2, 0).numpy()
+    return Image.fromarray(array[..., 0] if array.shape[-1] == 1 else array)
 
 
 def _generate(args: argparse.Namespace) -> None:
@@ -128,7 +124,7 @@ def _generate(args: argparse.Namespace) -> None:
                 kind = "synthetic" if index >= dataset.n_real else "real"
                 target = staging / folders[label] / f"{kind}-{index:07d}.png"
                 target.parent.mkdir(exist_ok=True)
-                _to_pil(image).save(target)
+                _to_pil(image, dataset.raw_format).save(target)
         if out.exists():
             shutil.rmtree(out)
         staging.rename(out)

@@ -146,9 +146,8 @@ def grid_rows(dataset: DeepSMOTEDataset, per_row: int = 8) -> list[tuple[torch.T
     targets, synthetic = dataset.targets, dataset.synthetic_mask
 
     def pictures(indices: torch.Tensor) -> torch.Tensor:
-        chw = [dataset.raw_format.to_chw(image) for image, _ in dataset.raw_items(indices.tolist())]
-        stacked = torch.stack(chw) if chw else torch.empty((0, *dataset.raw_format.shape))
-        return stacked if stacked.dtype == torch.uint8 else stacked.mul(255).round().to(torch.uint8)
+        chw = [dataset.raw_format.to_uint8_chw(image) for image, _ in dataset.raw_items(indices.tolist())]
+        return torch.stack(chw) if chw else torch.empty((0, *dataset.raw_format.shape), dtype=torch.uint8)
 
     return [
         (

@@ -138,9 +138,14 @@ class DeepSMOTE(BaseEstimator):
         Returns:
             ``self``.
         """
-        self._check_params()
         images = check_images(X)
-        labels = check_labels(y, images.shape[0])
+        return self._fit(images, check_labels(y, images.shape[0]), checkpoint)
+
+    def _fit(
+        self, images: torch.Tensor, labels: torch.Tensor, checkpoint: str | os.PathLike | None
+    ) -> "DeepSMOTE":
+        """:meth:`fit` on validated (N, C, H, W) images and (N,) int64 labels."""
+        self._check_params()
         self.sampling_strategy_ = resolve_sampling_strategy(self.sampling_strategy, labels)
         self.classes_ = torch.unique(labels)
         self.image_shape_ = tuple(images.shape[1:])
@@ -319,10 +324,9 @@ class DeepSMOTE(BaseEstimator):
             ``(X_resampled, y_resampled)``: (N + M, C, H, W) images in the dtype of
             ``X`` and (N + M,) int64 labels.
         """
-        self.fit(X, y)
-        new_images, new_labels = self.sample()
         images = check_images(X)
         labels = check_labels(y, images.shape[0])
+        new_images, new_labels = self._fit(images, labels, checkpoint=None).sample()
         return torch.cat([images, new_images]), torch.cat([labels, new_labels])
 
 
