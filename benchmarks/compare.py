@@ -7,10 +7,17 @@ Usage:
 
 Each seed draws the paper's imbalanced training set, builds every method's training
 set (timed), trains the same classifier for the same number of steps, and scores it
-on the balanced test set and on the paper's imbalanced test profile. Results go to
+on the balanced test set and on the paper's imbalanced test profile. Each generative
+method's synthetic images are scored per class by a reference classifier trained on the
+full balanced pool (``quality.py``). Results go to
 ``benchmarks/results/<profile>-<time>/``: ``table.md`` (mean ± std beside the
-paper's figures), ``results.json`` (raw, with machine, versions, seeds, settings),
-``metrics.png`` and a real-vs-synthetic ``grid-<method>.png`` per generative method.
+paper's figures), ``results.json`` (raw, with machine, versions, seeds, settings and
+the commit each row was measured with), ``metrics.png`` and a real-vs-synthetic
+``grid-<method>.png`` per generative method.
+
+An existing ``--out`` folder is resumed: (seed, method) pairs already in its
+``results.json`` or ``partial.json`` are kept and not rerun, so an interrupted run
+goes on where it stopped and methods can be added to a finished run.
 """
 
 from __future__ import annotations
@@ -19,6 +26,7 @@ import argparse
 import json
 import math
 import statistics
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -33,21 +41,46 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _environment import describe_machine  # noqa: E402
 from methods import GENERATIVE, METHODS  # noqa: E402
 from profiles import PAPER_FMNIST, PROFILES, make_classifier  # noqa: E402
+from quality import class_quality, train_reference  # noqa: E402
 
 from torch_deepsmote import DeepSMOTEDataset  # noqa: E402
 from torch_deepsmote.classifier import predict, train_classifier  # noqa: E402
 from torch_deepsmote.datasets import MNIST_TEST_PROFILE, make_imbalanced  # noqa: E402
-from torch_deepsmote.demo import DemoConfig, load_demo_data  # noqa: E402
+from torch_deepsmote.demo import DemoConfig, TensorImages, load_demo_pool  # noqa: E402
 from torch_deepsmote.metrics import imbalanced_report  # noqa: E402
 from torch_deepsmote.plots import save_class_grid, save_metric_bars  # noqa: E402
 
 SCORES = ("acsa", "gm_macro", "f1_macro")
 
 
-def load_split(profile: dict[str, Any], seed: int) -> tuple[Any, torch.Tensor, torch.Tensor]:
-    """(imbalanced train set, balanced test images, test labels) for one seed."""
-    train, test = load_demo_data(DemoConfig(dataset=profile["dataset"], root=profile.get("root"), seed=seed))
-    return train, test.images, test.targets
+def load_split(profile: dict[str, Any], seed: int) -> tuple[TensorImages, TensorImages, TensorImages]:
+    """(imbalanced train set, full balanced training pool, balanced test set) for one seed."""
+    pool, test, counts = load_demo_pool(DemoConfig(dataset=profile["dataset"], root=profile.get("root"), seed=seed))
+    chosen = make_imbalanced(pool.targets, counts, random_state=seed)
+    return TensorImages(pool.images[chosen], pool.targets[chosen]), pool, test
+
+
+def transform_for(channels: int) -> T.Compose:
+    """uint8 (…, C, H, W) → float in [-1, 1], the classifier's input for every method."""
+    return T.Compose([T.ToDtype(torch.float32, scale=True), T.Normalize([0.5] * channels, [0.5] * channels)])
+
+
+def current_commit() -> str:
+    """The repository's HEAD commit, with ``-dirty`` when tracked files differ from it."""
+    def git(*args: str) -> str:
+        return subprocess.run(["git", *args], capture_output=True, text=True, cwd=Path(__file__).parent).stdout.strip()
+    return (git("rev-parse", "HEAD") or "unknown") + ("-dirty" if git("status", "--porcelain", "--untracked-files=no") else "")
+
+
+def load_previous(out: Path) -> dict[int, dict[str, Any]]:
+    """Rows already measured in ``out`` (``results.json``, then ``partial.json`` on top)."""
+    runs: dict[int, dict[str, Any]] = {}
+    for name in ("results.json", "partial.json"):
+        if (out / name).exists():
+            saved = json.loads((out / name).read_text())
+            for seed, rows in saved.get("runs", saved).items():
+                runs.setdefault(int(seed), {}).update(rows)
+    return runs
 
 
 def imbalanced_test_index(labels: torch.Tensor, seed: int) -> torch.Tensor | None:
@@ -68,17 +101,18 @@ def synthetic_images(dataset: Any, n_real: int) -> tuple[torch.Tensor, torch.Ten
 
 
 def run_seed(
-    profile: dict[str, Any], seed: int, methods: list[str], device: torch.device, out: Path, done: dict[int, Any]
-) -> dict[str, Any]:
-    """Every method for one seed; after each, what is done so far goes to ``partial.json``."""
-    train, test_images, test_labels = load_split(profile, seed)
+    profile: dict[str, Any], seed: int, methods: list[str], device: torch.device, out: Path,
+    runs: dict[int, dict[str, Any]], reference: Any,
+) -> None:
+    """Every method not yet in ``runs[seed]``; after each, ``runs`` goes to ``partial.json``."""
+    train, pool, test = load_split(profile, seed)
     channels, n_classes = train.images.shape[1], len(torch.unique(train.targets))
-    transform = T.Compose([T.ToDtype(torch.float32, scale=True), T.Normalize([0.5] * channels, [0.5] * channels)])
-    test_inputs = transform(test_images)
-    imbalanced = imbalanced_test_index(test_labels, seed)
+    transform = transform_for(channels)
+    test_inputs = transform(test.images)
+    imbalanced = imbalanced_test_index(test.targets, seed)
     steps = math.ceil(int(torch.bincount(train.targets).max()) * n_classes / profile["batch_size"])
-    rows = {}
-    for name in methods:
+    rows = runs.setdefault(seed, {})
+    for name in [m for m in methods if m not in rows]:
         started = time.perf_counter()
         dataset = METHODS[name](train.images, train.targets, seed, profile["settings"] | {"device": device}, transform)
         resample_seconds = time.perf_counter() - started
@@ -90,37 +124,84 @@ def run_seed(
         train_seconds = time.perf_counter() - started
         predicted = predict(model, test_inputs, device=device)
         row = {
-            "balanced": imbalanced_report(test_labels, predicted),
+            "balanced": imbalanced_report(test.targets, predicted),
             "resample_seconds": resample_seconds,
             "train_seconds": train_seconds,
             "train_counts": torch.bincount(dataset.targets if hasattr(dataset, "targets") else train.targets).tolist(),
+            "commit": current_commit(),
         }
         if imbalanced is not None:
-            row["imbalanced"] = imbalanced_report(test_labels[imbalanced], predicted[imbalanced])
-        if name in GENERATIVE and seed == profile["seeds"][0]:
+            row["imbalanced"] = imbalanced_report(test.targets[imbalanced], predicted[imbalanced])
+        if name in GENERATIVE:
             fake, fake_labels = synthetic_images(dataset, len(train.targets))
-            grid = [(train.images[train.targets == c][:8], fake[fake_labels == c][:8]) for c in range(n_classes)]
-            save_class_grid(out / f"grid-{name.replace(' ', '_').replace('(', '').replace(')', '')}.png", grid)
+            row["quality"] = class_quality(reference(pool, test), transform, (fake, fake_labels),
+                                           (test.images, test.targets), device)
+            if seed == profile["seeds"][0]:
+                grid = [(train.images[train.targets == c][:8], fake[fake_labels == c][:8]) for c in range(n_classes)]
+                save_class_grid(out / f"grid-{name.replace(' ', '_').replace('(', '').replace(')', '')}.png", grid)
         rows[name] = row
-        (out / "partial.json").write_text(json.dumps({**done, seed: rows}, indent=2, default=str))
+        (out / "partial.json").write_text(json.dumps(runs, indent=2, default=str))
         print(f"seed {seed} {name:<30} ACSA {100 * row['balanced']['acsa']:.2f}  "
               f"resample {resample_seconds:.1f} s  train {train_seconds:.1f} s", flush=True)
-    return rows
+
+
+def reference_classifier(profile: dict[str, Any], device: torch.device, info: dict[str, Any]) -> Any:
+    """``(pool, test) → classifier`` trained once, on the first pool it is given; its
+    training time, pool counts and balanced-test ACSA go to ``info``."""
+    trained: list[Any] = []
+
+    def get(pool: TensorImages, test: TensorImages) -> Any:
+        if not trained:
+            channels, n_classes = pool.images.shape[1], len(torch.unique(pool.targets))
+            transform, started = transform_for(channels), time.perf_counter()
+            model = train_reference(pool, transform, lambda: make_classifier(profile["classifier"], channels, n_classes, 0),
+                                    profile["batch_size"], device)
+            info["seconds"], info["pool_counts"] = time.perf_counter() - started, torch.bincount(pool.targets).tolist()
+            info["acsa"] = imbalanced_report(test.targets, predict(model, transform(test.images), device=device))["acsa"]
+            trained.append(model)
+        return trained[0]
+
+    return get
 
 
 def summarise(runs: dict[int, dict[str, Any]], methods: list[str], test: str) -> dict[str, dict[str, tuple[float, float]]]:
-    """method → score → (mean, std) in %, over the seeds."""
+    """method → score → (mean, std) in %, over the seeds that measured it."""
     table = {}
     for name in methods:
-        values = {s: [100 * runs[seed][name][test][s] for seed in runs if test in runs[seed][name]] for s in SCORES}
+        values = {s: [100 * runs[seed][name][test][s] for seed in runs if test in runs[seed].get(name, {})] for s in SCORES}
         if all(values.values()):
             table[name] = {s: (statistics.mean(v), statistics.stdev(v) if len(v) > 1 else 0.0) for s, v in values.items()}
     return table
 
 
-def markdown(profile_name: str, profile: dict[str, Any], runs: dict, methods: list[str], machine: dict) -> str:
+def quality_lines(runs: dict[int, dict[str, Any]], methods: list[str], reference: dict[str, Any]) -> list[str]:
+    """The synthetic-image quality table: per method, per class, averaged over the seeds."""
+    rows = {name: [runs[s][name]["quality"] for s in runs if "quality" in runs[s].get(name, {})] for name in methods}
+    rows = {name: found for name, found in rows.items() if found}
+    if not rows:
+        return []
+    classes = sorted({int(c) for found in rows.values() for q in found for c in q})
+    lines = ["## Synthetic-image quality per class", "",
+             f"A {reference.get('classifier', 'reference')} trained on the full balanced training pool "
+             f"({sum(reference.get('pool_counts', []))} images, balanced-test ACSA {100 * reference.get('acsa', float('nan')):.2f}) "
+             "labels each synthetic image. `agree` = the share given its intended class (%), mean over the "
+             "classes; `FD` = Fréchet distance between the reference's penultimate features of the synthetic "
+             "and the real test images of the class, mean over the classes. Then the agreement per class.", "",
+             "| method | agree | FD | " + " | ".join(f"class {c}" for c in classes) + " |",
+             "|---|---|---|" + "---|" * len(classes)]
+    for name, found in rows.items():
+        def mean(key: str, label: int | None = None) -> float:
+            picked = [q[c][key] for q in found for c in q if label is None or int(c) == label]
+            return statistics.mean(picked) if picked else float("nan")
+        per_class = " | ".join(f"{100 * mean('agreement', c):.1f}" for c in classes)
+        lines.append(f"| {name} | {100 * mean('agreement'):.1f} | {mean('frechet'):.2f} | {per_class} |")
+    return lines + [""]
+
+
+def markdown(profile_name: str, profile: dict[str, Any], runs: dict, methods: list[str], machine: dict,
+             reference: dict[str, Any]) -> str:
     lines = [f"# Comparison, profile `{profile_name}`", "",
-             f"Data: {profile['dataset']}; classifier: {profile['classifier']}; seeds: {profile['seeds']}; "
+             f"Data: {profile['dataset']}; classifier: {profile['classifier']}; seeds: {sorted(runs)}; "
              f"epochs: {profile['epochs']}; batch {profile['batch_size']}; machine: {machine['processor']}, "
              f"{machine['cpu_count']} CPUs, device {machine['device']}{', ' + machine['gpu'] if 'gpu' in machine else ''}; "
              f"torch {machine['torch']}.", ""]
@@ -129,18 +210,19 @@ def markdown(profile_name: str, profile: dict[str, Any], runs: dict, methods: li
         if not table:
             continue
         paper_note = " (paper: Fashion-MNIST, imbalanced test, ResNet-18, 5-fold CV)" if test == "imbalanced" else ""
-        spread = "one seed" if len(runs) == 1 else "mean ± std over the seeds"
+        single = len(runs) == 1
+        spread = "one seed" if single else "mean ± std over the seeds"
         lines += [f"## {test.capitalize()} test set — ACSA / GM / F1, {spread} (%)", "",
                   f"| method | ACSA | GM | F1 | paper ACSA / GM / F1{paper_note} | resample s | train s |",
                   "|---|---|---|---|---|---|---|"]
         for name, scores in table.items():
             paper = PAPER_FMNIST.get(name, "—") if test == "imbalanced" else "—"
-            seconds = [statistics.mean(runs[s][name][k] for s in runs) for k in ("resample_seconds", "train_seconds")]
-            single = len(runs) == 1
+            seconds = [statistics.mean(runs[s][name][k] for s in runs if name in runs[s])
+                       for k in ("resample_seconds", "train_seconds")]
             cells = " | ".join(f"{m:.2f}" if single else f"{m:.2f} ± {sd:.2f}" for m, sd in scores.values())
             lines.append(f"| {name} | {cells} | {paper} | {seconds[0]:.1f} | {seconds[1]:.1f} |")
         lines.append("")
-    return "\n".join(lines)
+    return "\n".join(lines + quality_lines(runs, methods, reference))
 
 
 def main(argv: list[str] | None = None) -> Path:
@@ -161,13 +243,19 @@ def main(argv: list[str] | None = None) -> Path:
     out = Path(args.out or Path(__file__).resolve().parent / "results" / f"{args.profile}-{stamp}")
     out.mkdir(parents=True, exist_ok=True)
     machine = describe_machine(device)
-    runs: dict[int, Any] = {}
+    runs = load_previous(out)
+    reference_info = {"classifier": profile["classifier"]}
+    reference = reference_classifier(profile, device, reference_info)
     for seed in profile["seeds"]:
-        runs[seed] = run_seed(profile, seed, args.methods, device, out, runs)
-    (out / "results.json").write_text(json.dumps({"profile": args.profile, "settings": profile, "machine": machine, "runs": runs}, indent=2, default=str))
-    (out / "table.md").write_text(markdown(args.profile, profile, runs, args.methods, machine))
-    (out / "partial.json").unlink()
-    balanced = summarise(runs, args.methods, "balanced")
+        run_seed(profile, seed, args.methods, device, out, runs, reference)
+    previous = json.loads((out / "results.json").read_text()) if (out / "results.json").exists() else {}
+    reference_info = reference_info if "seconds" in reference_info else previous.get("reference", reference_info)
+    methods = [name for name in METHODS if any(name in rows for rows in runs.values())]
+    (out / "results.json").write_text(json.dumps({"profile": args.profile, "settings": profile, "machine": machine,
+                                                  "reference": reference_info, "runs": runs}, indent=2, default=str))
+    (out / "table.md").write_text(markdown(args.profile, profile, runs, methods, machine, reference_info))
+    (out / "partial.json").unlink(missing_ok=True)
+    balanced = summarise(runs, methods, "balanced")
     save_metric_bars(out / "metrics.png", {n: {s: v[s][0] / 100 for s in SCORES} for n, v in balanced.items()},
                      title=f"{profile['dataset']}, balanced test set, {len(profile['seeds'])} seed(s)")
     print(f"wrote {out}")

@@ -43,7 +43,7 @@ PROFILES: dict[str, dict[str, Any]] = {
         "seeds": [0, 1, 2],
         "settings": {
             "deepsmote": {"epochs": 10, "width": 16, "latent_dim": 128, "batch_size": 100},
-            "bagan": {"autoencoder_epochs": 2, "gan_epochs": 2},
+            "bagan": {"autoencoder_epochs": 2, "gan_epochs": 2, "width": 8},
             "gamo": {"steps": 1000},
             "mc_ccr": {},
             "mc_rbo": {},

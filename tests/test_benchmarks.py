@@ -1,8 +1,10 @@
 """The benchmark's smoke profile runs end to end (every method, digits, seconds)."""
 
+import json
 from pathlib import Path
 
 import pytest
+import torch
 
 BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
 
@@ -24,3 +26,54 @@ def test_smoke_profile_fills_every_row(compare, tmp_path):
         assert f"| {name} |" in table
     assert (out / "results.json").is_file() and (out / "metrics.png").is_file()
     assert len(list(out.glob("grid-*.png"))) == len(GENERATIVE)
+    assert "## Synthetic-image quality per class" in table
+    saved = json.loads((out / "results.json").read_text())
+    for name in GENERATIVE:
+        quality = saved["runs"]["0"][name]["quality"]
+        assert set(quality) == {str(c) for c in range(1, 10)}  # every minority class of digits
+        assert all(0.0 <= q["agreement"] <= 1.0 and q["frechet"] >= 0.0 for q in quality.values())
+    assert 0.5 < saved["reference"]["acsa"] <= 1.0
+
+
+def test_resume_keeps_measured_rows_and_adds_methods(compare, tmp_path):
+    out = tmp_path / "resume"
+    compare.main(["--profile", "smoke", "--methods", "none", "--out", str(out)])
+    first = json.loads((out / "results.json").read_text())["runs"]["0"]["none"]
+    compare.main(["--profile", "smoke", "--methods", "none", "random oversampling", "--out", str(out)])
+    runs = json.loads((out / "results.json").read_text())["runs"]["0"]
+    assert runs["none"] == first  # not rerun
+    assert set(runs) == {"none", "random oversampling"}
+    assert "| random oversampling |" in (out / "table.md").read_text()
+
+
+def test_quality_figures_rank_copies_above_noise():
+    from quality import class_quality, frechet_distance
+
+    from torch import nn
+
+    generator = torch.Generator().manual_seed(0)
+    a = torch.randn(400, 3, generator=generator, dtype=torch.float64)
+    assert frechet_distance(a, a) == pytest.approx(0.0, abs=1e-6)
+    assert frechet_distance(a, a + 2.0) == pytest.approx(12.0, rel=1e-6)  # 3 dims × 2²
+
+    # A "classifier" that reads the class off the mean brightness of the image.
+    class Brightness(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.features = nn.Flatten()
+            self.head = nn.Linear(16, 2)
+            with torch.no_grad():
+                self.head.weight.copy_(torch.stack([-torch.ones(16), torch.ones(16)]))
+                self.head.bias.zero_()
+
+        def forward(self, x):
+            return self.head(self.features(x))
+
+    labels = torch.arange(200) % 2
+    real = (labels[:, None, None, None] * 200 + torch.randint(0, 50, (200, 1, 4, 4), generator=generator)).to(torch.uint8)
+    noise = torch.randint(0, 256, (200, 1, 4, 4), generator=generator, dtype=torch.uint8)
+    transform = lambda x: x.float() / 127.5 - 1.0  # noqa: E731
+    copies = class_quality(Brightness(), transform, (real, labels), (real, labels), "cpu")
+    noisy = class_quality(Brightness(), transform, (noise, labels), (real, labels), "cpu")
+    assert all(q["agreement"] == 1.0 and q["frechet"] < 1e-6 for q in copies.values())
+    assert all(noisy[c]["agreement"] < 0.9 and noisy[c]["frechet"] > 1.0 for c in (0, 1))

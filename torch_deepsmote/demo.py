@@ -32,7 +32,7 @@ from .metrics import imbalanced_report
 from .plots import save_class_grid, save_metric_bars
 from .sampler import BalancedBatchSampler
 
-__all__ = ["DemoConfig", "run_demo", "DIGITS_TRAIN_PROFILE"]
+__all__ = ["DemoConfig", "run_demo", "load_demo_data", "load_demo_pool", "DIGITS_TRAIN_PROFILE"]
 
 logger = logging.getLogger(__name__)
 
@@ -89,22 +89,28 @@ class TensorImages(Dataset):
         return (self.transform(image) if self.transform else image), int(self.targets[index])
 
 
-def load_demo_data(config: DemoConfig) -> tuple[TensorImages, TensorImages]:
-    """(imbalanced train set, balanced test set) of raw uint8 images."""
+def load_demo_pool(config: DemoConfig) -> tuple[TensorImages, TensorImages, tuple[int, ...]]:
+    """(full training pool, balanced test set, the imbalance profile) of raw uint8 images.
+
+    For digits the pool and test set are a stratified half each (split by ``config.seed``).
+    """
     if config.dataset == "digits":
         images, labels = load_dataset("digits")
         train_idx, test_idx = train_test_split(
             torch.arange(len(labels)).numpy(), test_size=0.5, stratify=labels.numpy(), random_state=config.seed
         )
-        pool_images, pool_labels = images[train_idx], labels[train_idx]
-        test_images, test_labels = images[test_idx], labels[test_idx]
-        profile = DIGITS_TRAIN_PROFILE
-    else:
-        pool_images, pool_labels = load_dataset(config.dataset, config.root, train=True)
-        test_images, test_labels = load_dataset(config.dataset, config.root, train=False)
-        profile = CIFAR10_TRAIN_PROFILE if config.dataset in ("cifar10", "svhn") else MNIST_TRAIN_PROFILE
-    chosen = make_imbalanced(pool_labels, profile, random_state=config.seed)
-    return TensorImages(pool_images[chosen], pool_labels[chosen]), TensorImages(test_images, test_labels)
+        pool = TensorImages(images[train_idx], labels[train_idx])
+        return pool, TensorImages(images[test_idx], labels[test_idx]), DIGITS_TRAIN_PROFILE
+    pool = TensorImages(*load_dataset(config.dataset, config.root, train=True))
+    test = TensorImages(*load_dataset(config.dataset, config.root, train=False))
+    return pool, test, CIFAR10_TRAIN_PROFILE if config.dataset in ("cifar10", "svhn") else MNIST_TRAIN_PROFILE
+
+
+def load_demo_data(config: DemoConfig) -> tuple[TensorImages, TensorImages]:
+    """(imbalanced train set, balanced test set) of raw uint8 images."""
+    pool, test, profile = load_demo_pool(config)
+    chosen = make_imbalanced(pool.targets, profile, random_state=config.seed)
+    return TensorImages(pool.images[chosen], pool.targets[chosen]), test
 
 
 def _loaders(config: DemoConfig, train: TensorImages, transform: Callable) -> dict[str, tuple[DataLoader, Dataset]]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 import torch
+from torch import nn
 
 from torch_deepsmote._convert import to_network_range
 from torch_deepsmote.baselines.bagan import BAGAN, SeededDropout, base_resolution
@@ -77,6 +78,16 @@ def test_shapes(shape: tuple[int, int, int]) -> None:
     assert x_res.shape == (9, *shape) and y_res.tolist() == [0, 0, 0, 1, 1, 2, 1, 2, 2]
     assert model.generator_(torch.zeros(2, 100)).shape == (2, *shape)
     assert model.discriminator_(to_network_range(images)).shape == (6, 4)  # K + 1
+
+
+def test_width_scales_every_layer() -> None:
+    images, labels = blobs([3, 2], (1, 28, 28))
+    default, narrow = small(gan_epochs=0).fit(images, labels), small(gan_epochs=0, width=8).fit(images, labels)
+    convs = [[m.out_channels for m in net.modules() if isinstance(m, nn.Conv2d)]
+             for net in (default.generator_, narrow.generator_, default.encoder_, narrow.encoder_)]
+    assert convs[0] == [256, 128, 1] and convs[1] == [64, 32, 1]
+    assert convs[2] == [32, 64, 128, 256] and convs[3] == [8, 16, 32, 64]
+    assert narrow.generator_(torch.zeros(2, 100)).shape == (2, 1, 28, 28)
 
 
 def test_base_resolution() -> None:
@@ -173,6 +184,7 @@ def test_seeded_dropout() -> None:
     ("option", "value", "error"),
     [
         ("latent_dim", 0, ValueError),
+        ("width", 0, ValueError),
         ("gan_epochs", 1.5, TypeError),
         ("autoencoder_epochs", -1, ValueError),
         ("batch_size", 0, ValueError),

@@ -47,29 +47,39 @@ class SeededDropout(nn.Module):
         return x * keep / (1.0 - self.p)
 
 
-def trunk(channels: int, height: int, width: int, r0: tuple[int, int]) -> tuple[nn.Sequential, int]:
-    """Shared conv trunk (N, C, H, W) → (N, F) and its flattened size F."""
-    specs, (h, w) = [(32, 2), (64, 1), (128, 2), (256, 1)], (-(-height // 4), -(-width // 4))
+def trunk(
+    channels: int, height: int, width: int, r0: tuple[int, int], base: int = 32
+) -> tuple[nn.Sequential, int]:
+    """Shared conv trunk (N, C, H, W) → (N, F) and its flattened size F.
+
+    ``base`` is the first layer's filter count (32 in BAGAN); later layers scale with it.
+    """
+    top = 8 * base
+    specs, (h, w) = [(base, 2), (2 * base, 1), (4 * base, 2), (top, 1)], (-(-height // 4), -(-width // 4))
     while h > r0[0] or w > r0[1]:
-        specs, h, w = specs + [(256, 2), (256, 1)], -(-h // 2), -(-w // 2)
+        specs, h, w = specs + [(top, 2), (top, 1)], -(-h // 2), -(-w // 2)
     layers: list[nn.Module] = []
     for (in_channels, _), (out_channels, stride) in zip([(channels, 0)] + specs, specs):
         layers += [nn.Conv2d(in_channels, out_channels, 3, stride, padding=1),
                    nn.LeakyReLU(LEAKY_SLOPE), SeededDropout(DROPOUT)]
-    return nn.Sequential(*layers, nn.Flatten()), 256 * h * w
+    return nn.Sequential(*layers, nn.Flatten()), top * h * w
 
 
-def generator_network(latent_dim: int, image_shape: tuple[int, int, int]) -> nn.Sequential:
-    """``G``: (N, latent_dim) codes → (N, C, H, W) images in [-1, 1]."""
+def generator_network(latent_dim: int, image_shape: tuple[int, int, int], base: int = 32) -> nn.Sequential:
+    """``G``: (N, latent_dim) codes → (N, C, H, W) images in [-1, 1].
+
+    ``base`` scales every width as in :func:`trunk` (32: BAGAN's 1024-unit dense layer,
+    128 channels at the base resolution, 256 then 128 filters in the upsampling convs).
+    """
     channels, height, width = image_shape
     (r0h, n_up), (r0w, _) = base_resolution(height), base_resolution(width)
     layers: list[nn.Module] = [
-        nn.Linear(latent_dim, 1024, bias=False), nn.ReLU(),
-        nn.Linear(1024, 128 * r0h * r0w, bias=False), nn.ReLU(), nn.Unflatten(1, (128, r0h, r0w)),
+        nn.Linear(latent_dim, 32 * base, bias=False), nn.ReLU(),
+        nn.Linear(32 * base, 4 * base * r0h * r0w, bias=False), nn.ReLU(), nn.Unflatten(1, (4 * base, r0h, r0w)),
     ]
-    in_channels = 128
+    in_channels = 4 * base
     for step in range(n_up):
-        out_channels = 256 if step < n_up - 1 else 128
+        out_channels = 8 * base if step < n_up - 1 else 4 * base
         layers += [nn.Upsample(scale_factor=2, mode="nearest"),
                    nn.Conv2d(in_channels, out_channels, 5, padding=2, bias=False), nn.ReLU()]
         in_channels = out_channels

@@ -25,6 +25,9 @@ Choices where the description leaves room (with the reason):
   ``torch.set_num_threads(1)``; decoding the 31 000 images of ``fit_resample`` takes
   ~10 min. 150 + 150 epochs would take days here. The generator's 5×5 convolutions
   (256 filters at 14×14, 128 at 28×28, ~0.8 GMAC per image) dominate.
+* **Width**: ``width=32`` (the default) is BAGAN's network; a smaller ``width`` scales
+  every layer's filters and units by ``width / 32`` (cost by about its square), which
+  is how a CPU budget can afford a few epochs. BAGAN itself has no such knob.
 * **Filter rule** "256 while the resolution is < half the target": the resolution
   *before* each upsampling, i.e. 256 filters for every upsampling but the last.
 * **Image sizes**: each side must be r·2^k with an integer r ≤ 8 (8, 12, 28, 32,
@@ -119,6 +122,7 @@ class BAGAN(BaseEstimator):
 
     Args:
         latent_dim: code size (100 in the paper).
+        width: the trunk's first filter count; every layer scales with it (32 = BAGAN).
         autoencoder_epochs: phase-1 epochs (2 for a CPU budget; the paper's script: 150 =
             ``PAPER_EPOCHS``).
         gan_epochs: phase-3 epochs (2 for a CPU budget; the paper's script: 150).
@@ -141,11 +145,12 @@ class BAGAN(BaseEstimator):
     """
 
     def __init__(
-        self, *, latent_dim: int = 100, autoencoder_epochs: int = 2, gan_epochs: int = 2,
+        self, *, latent_dim: int = 100, width: int = 32, autoencoder_epochs: int = 2, gan_epochs: int = 2,
         batch_size: int = 32, lr: float = 5e-5, beta1: float = 0.5, class_sampling: str = "uniform",
         device: Any = None, random_state: int | torch.Generator | None = None, progress: bool = False,
     ) -> None:
         self.latent_dim = latent_dim
+        self.width = width
         self.autoencoder_epochs = autoencoder_epochs
         self.gan_epochs = gan_epochs
         self.batch_size = batch_size
@@ -158,6 +163,7 @@ class BAGAN(BaseEstimator):
 
     def _check_params(self) -> None:
         check_int("latent_dim", self.latent_dim, minimum=1)
+        check_int("width", self.width, minimum=1)
         check_int("autoencoder_epochs", self.autoencoder_epochs, minimum=0)
         check_int("gan_epochs", self.gan_epochs, minimum=0)
         check_int("batch_size", self.batch_size, minimum=1)
@@ -196,9 +202,9 @@ class BAGAN(BaseEstimator):
         if r0[0][1] != r0[1][1]:
             raise ValueError(f"BAGAN needs height and width with the same number of doublings, "
                              f"got image shape {self.image_shape_}.")
-        shared, features = trunk(channels, height, width, (r0[0][0], r0[1][0]))
+        shared, features = trunk(channels, height, width, (r0[0][0], r0[1][0]), base=self.width)
         self.encoder_ = nn.Sequential(shared, nn.Linear(features, self.latent_dim))
-        self.generator_ = generator_network(self.latent_dim, self.image_shape_)
+        self.generator_ = generator_network(self.latent_dim, self.image_shape_, base=self.width)
         init_weights_(self.encoder_, rng, conv_normal=False)
         init_weights_(self.generator_, rng, conv_normal=True)
         self._dropout_rng = dropout_rng
