@@ -39,7 +39,7 @@ from torchvision.transforms import v2 as T
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _environment import describe_machine  # noqa: E402
-from methods import GENERATIVE, METHODS  # noqa: E402
+from methods import METHODS, PLAIN, Method  # noqa: E402
 from profiles import PAPER_FMNIST, PROFILES, make_classifier  # noqa: E402
 from quality import class_quality, train_reference  # noqa: E402
 
@@ -101,7 +101,7 @@ def synthetic_images(dataset: Any, n_real: int) -> tuple[torch.Tensor, torch.Ten
 
 
 def run_seed(
-    profile: dict[str, Any], seed: int, methods: list[str], device: torch.device, out: Path,
+    profile: dict[str, Any], seed: int, methods: dict[str, Method], device: torch.device, out: Path,
     runs: dict[int, dict[str, Any]], reference: Any,
 ) -> None:
     """Every method not yet in ``runs[seed]``; after each, ``runs`` goes to ``partial.json``."""
@@ -114,7 +114,7 @@ def run_seed(
     rows = runs.setdefault(seed, {})
     for name in [m for m in methods if m not in rows]:
         started = time.perf_counter()
-        dataset = METHODS[name](train.images, train.targets, seed, profile["settings"] | {"device": device}, transform)
+        dataset = methods[name](train.images, train.targets, seed, profile["settings"] | {"device": device}, transform)
         resample_seconds = time.perf_counter() - started
         sampler = RandomSampler(dataset, num_samples=steps * profile["batch_size"], generator=torch.Generator().manual_seed(seed))
         loader = DataLoader(dataset, batch_size=profile["batch_size"], sampler=sampler)
@@ -132,7 +132,7 @@ def run_seed(
         }
         if imbalanced is not None:
             row["imbalanced"] = imbalanced_report(test.targets[imbalanced], predicted[imbalanced])
-        if name in GENERATIVE:
+        if name not in PLAIN:
             fake, fake_labels = synthetic_images(dataset, len(train.targets))
             row["quality"] = class_quality(reference(pool, test), transform, (fake, fake_labels),
                                            (test.images, test.targets), device)
@@ -225,14 +225,18 @@ def markdown(profile_name: str, profile: dict[str, Any], runs: dict, methods: li
     return "\n".join(lines + quality_lines(runs, methods, reference))
 
 
-def main(argv: list[str] | None = None) -> Path:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--profile", choices=sorted(PROFILES), default="smoke")
-    parser.add_argument("--methods", nargs="*", default=list(METHODS), choices=list(METHODS))
+def main(argv: list[str] | None = None, registry: dict[str, Method] = METHODS, description: str | None = None,
+         default_profile: str = "smoke") -> Path:
+    """Parse ``argv`` and run the methods of ``registry`` that it names (default: all)."""
+    parser = argparse.ArgumentParser(description=description or __doc__.splitlines()[0])
+    parser.add_argument("--profile", choices=sorted(PROFILES), default=default_profile)
+    parser.add_argument("--methods", nargs="*", default=list(registry), choices=list(registry))
     parser.add_argument("--seeds", nargs="*", type=int, default=None)
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--root", default=None, help="data folder (default: the profile's)")
     parser.add_argument("--out", default=None)
+    parser.add_argument("--reuse", default=None, metavar="DIR",
+                        help="take the rows of the chosen methods already measured in DIR's results.json")
     args = parser.parse_args(argv)
 
     profile = dict(PROFILES[args.profile])
@@ -244,13 +248,17 @@ def main(argv: list[str] | None = None) -> Path:
     out.mkdir(parents=True, exist_ok=True)
     machine = describe_machine(device)
     runs = load_previous(out)
+    if args.reuse:
+        for seed, rows in load_previous(Path(args.reuse)).items():
+            for name in set(rows) & set(args.methods) - set(runs.get(seed, {})):
+                runs.setdefault(seed, {})[name] = rows[name] | {"reused_from": args.reuse}
     reference_info = {"classifier": profile["classifier"]}
     reference = reference_classifier(profile, device, reference_info)
     for seed in profile["seeds"]:
-        run_seed(profile, seed, args.methods, device, out, runs, reference)
+        run_seed(profile, seed, {name: registry[name] for name in args.methods}, device, out, runs, reference)
     previous = json.loads((out / "results.json").read_text()) if (out / "results.json").exists() else {}
     reference_info = reference_info if "seconds" in reference_info else previous.get("reference", reference_info)
-    methods = [name for name in METHODS if any(name in rows for rows in runs.values())]
+    methods = [name for name in registry if any(name in rows for rows in runs.values())]
     (out / "results.json").write_text(json.dumps({"profile": args.profile, "settings": profile, "machine": machine,
                                                   "reference": reference_info, "runs": runs}, indent=2, default=str))
     (out / "table.md").write_text(markdown(args.profile, profile, runs, methods, machine, reference_info))

@@ -112,4 +112,5 @@ METHODS: dict[str, Method] = {
     "DeepSMOTE (paper penalty)": _deepsmote("paper"),
     "DeepSMOTE (official penalty)": _deepsmote("official"),
 }
-GENERATIVE = tuple(name for name in METHODS if name not in ("none", "random oversampling"))
+PLAIN = ("none", "random oversampling")
+GENERATIVE = tuple(name for name in METHODS if name not in PLAIN)

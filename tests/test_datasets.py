@@ -4,22 +4,29 @@ from __future__ import annotations
 
 import collections
 import gzip
+import os
 import pickle
 import struct
+import warnings
 from pathlib import Path
 
 import numpy as np
 import pytest
 import scipy.io
 import torch
+from PIL import Image
 
+from torch_deepsmote import _celeba
 from torch_deepsmote.datasets import (
+    CELEBA_HAIR_ATTRIBUTES,
+    CELEBA_HAIR_COLOURS,
     CELEBA_TRAIN_PROFILE,
     CIFAR10_TRAIN_PROFILE,
     DEBIAN_FASHION_MNIST,
     MNIST_TEST_PROFILE,
     MNIST_TRAIN_PROFILE,
     PROFILES,
+    load_celeba,
     load_cifar10,
     load_dataset,
     load_digits_images,
@@ -408,3 +415,199 @@ def test_load_cifar10_reads_numpy1_pickles(tmp_path):
     (tmp_path / "test_batch").write_bytes(raw)
     images, labels = load_cifar10(tmp_path, train=False)
     assert np.array_equal(images.reshape(2, -1).numpy(), data) and labels.tolist() == [1, 2]
+
+
+# --------------------------------------------------------------------------- CelebA
+
+# The real file's attribute order (alphabetical), shortened: the hair columns are not in
+# class order, so a loader reading the wrong columns gets wrong labels.
+CELEBA_HEADER = ["5_o_Clock_Shadow", "Bald", "Bangs", "Black_Hair", "Blond_Hair",
+                 "Brown_Hair", "Gray_Hair", "Male"]
+# name, hair attributes set to 1, partition, (width, height), image mode
+CELEBA_FIXTURE = [
+    ("000001.jpg", ["Black_Hair"], 0, (18, 22), "RGB"),
+    ("000002.png", ["Brown_Hair"], 0, (40, 30), "L"),  # landscape, greyscale
+    ("000003.jpg", ["Blond_Hair"], 2, (32, 32), "RGB"),
+    ("000004.jpg", ["Gray_Hair", "Male"], 0, (17, 24), "RGB"),  # odd margin: 7 rows
+    ("000005.png", ["Bald", "Male"], 0, (36, 44), "RGBA"),
+    ("000006.jpg", [], 0, (18, 22), "RGB"),  # no hair colour: dropped
+    ("000007.jpg", ["Bald", "Gray_Hair"], 0, (18, 22), "RGB"),  # two: dropped
+    ("000008.jpg", ["Black_Hair"], 1, (18, 22), "RGB"),  # valid partition
+    ("000009.png", ["Blond_Hair", "Bangs"], 0, (20, 30), "RGB"),
+    ("000010.jpg", ["Gray_Hair"], 2, (50, 40), "RGB"),
+]
+
+
+def write_celeba(folder: Path, *, nested: bool = False) -> Path:
+    """CelebA's three entries in ``folder``; returns the image folder."""
+    images = folder / "img_align_celeba"
+    if nested:
+        images = images / "img_align_celeba"
+    images.mkdir(parents=True)
+    rng = np.random.default_rng(3)
+    attr = [str(len(CELEBA_FIXTURE)), " ".join(CELEBA_HEADER)]
+    partition = []
+    for name, hair, part, (width, height), mode in CELEBA_FIXTURE:
+        pixels = rng.integers(0, 256, size=(height, width, 3), dtype=np.uint8)
+        Image.fromarray(pixels).convert(mode).save(images / name)
+        values = ["1" if column in hair else "-1" for column in CELEBA_HEADER]
+        attr.append(f"{name} " + " ".join(f"{v:>2}" for v in values))  # aligned like the real file
+        partition.append(f"{name} {part}")
+    (folder / "list_attr_celeba.txt").write_text("\n".join(attr) + "\n")
+    (folder / "list_eval_partition.txt").write_text("\n".join(partition) + "\n")
+    return images
+
+
+def torchvision_pipeline(path: Path) -> np.ndarray:
+    """The usual CelebA preprocessing, written with torchvision: crop the central square, resize."""
+    from torchvision import transforms
+
+    image = Image.open(path).convert("RGB")
+    crop, resize = transforms.CenterCrop(min(image.size)), transforms.Resize((32, 32))
+    pipeline = transforms.Compose([crop, resize])
+    return np.asarray(pipeline(image)).transpose(2, 0, 1)
+
+
+def test_celeba_classes_are_the_papers_hair_colours():
+    assert CELEBA_HAIR_ATTRIBUTES == ("Black_Hair", "Brown_Hair", "Blond_Hair", "Gray_Hair", "Bald")
+    assert CELEBA_HAIR_COLOURS == ("black", "brown", "blond", "gray", "bald")
+    assert len(CELEBA_TRAIN_PROFILE) == len(CELEBA_HAIR_ATTRIBUTES)
+
+
+def test_load_celeba_labels_partitions_and_drop_rule(tmp_path):
+    image_folder = write_celeba(tmp_path / "celeba")  # torchvision's layout
+    images, labels = load_celeba(tmp_path, "train", progress=False)
+    assert images.shape == (5, 3, 32, 32) and images.dtype == torch.uint8
+    assert labels.dtype == torch.int64
+    # 000001 black, 000002 brown, 000004 gray, 000005 bald, 000009 blond; 6 and 7 dropped
+    assert labels.tolist() == [0, 1, 3, 4, 2]
+    expected = [torchvision_pipeline(image_folder / f"00000{i}.{ext}")
+                for i, ext in [(1, "jpg"), (2, "png"), (4, "jpg"), (5, "png"), (9, "png")]]
+    assert np.array_equal(images.numpy(), np.stack(expected))
+    test_images, test_labels = load_celeba(tmp_path, "test", progress=False)
+    assert test_labels.tolist() == [2, 3] and test_images.shape == (2, 3, 32, 32)
+    assert np.array_equal(test_images[1].numpy(), torchvision_pipeline(image_folder / "000010.jpg"))
+    assert load_celeba(tmp_path, "valid", progress=False)[1].tolist() == [0]
+    assert load_celeba(tmp_path, "all", progress=False)[1].tolist() == [0, 1, 2, 3, 4, 0, 2, 3]
+
+
+def test_load_celeba_crops_the_central_square(tmp_path):
+    write_celeba(tmp_path)
+    # 20 x 30 portrait: rows 0-4 red and 25-29 blue lie outside the central 20 x 20 square
+    pixels = np.zeros((30, 20, 3), dtype=np.uint8)
+    pixels[:5] = (255, 0, 0)
+    pixels[5:25] = (0, 200, 0)
+    pixels[25:] = (0, 0, 255)
+    Image.fromarray(pixels).save(tmp_path / "img_align_celeba" / "000009.png")
+    images, labels = load_celeba(tmp_path, progress=False)
+    assert labels[4] == 2
+    assert (images[4, 0] == 0).all() and (images[4, 1] == 200).all() and (images[4, 2] == 0).all()
+
+
+def test_load_celeba_plain_and_nested_folders_and_dispatcher(tmp_path):
+    write_celeba(tmp_path / "plain")
+    write_celeba(tmp_path / "nested", nested=True)  # the zip unpacked into its own name
+    plain = load_celeba(tmp_path / "plain", "test", progress=False)
+    nested = load_celeba(tmp_path / "nested", "test", progress=False)
+    through_dispatcher = load_dataset("celeba", tmp_path / "plain", train=False)
+    for images, labels in (nested, through_dispatcher):
+        assert torch.equal(images, plain[0]) and torch.equal(labels, plain[1])
+    assert load_dataset("celeba", tmp_path / "nested", train=True)[1].tolist() == [0, 1, 3, 4, 2]
+
+
+def test_load_celeba_missing_files_name_root_and_expected_files(tmp_path):
+    with pytest.raises(FileNotFoundError) as info:
+        load_celeba(tmp_path)
+    message = str(info.value)
+    assert "`root`" in message and str(tmp_path / "celeba") in message
+    for name in ("img_align_celeba/", "list_attr_celeba.txt", "list_eval_partition.txt"):
+        assert name in message
+    image_folder = write_celeba(tmp_path)
+    (tmp_path / "list_eval_partition.txt").unlink()
+    with pytest.raises(FileNotFoundError, match=r"lacks \['list_eval_partition.txt'\]"):
+        load_celeba(tmp_path)
+    write_celeba(tmp_path / "celeba")
+    (image_folder / "000007.jpg").unlink()  # a dropped image is not needed
+    (tmp_path / "celeba" / "img_align_celeba" / "000007.jpg").unlink()
+    assert load_celeba(tmp_path, progress=False)[1].tolist() == [0, 1, 3, 4, 2]
+    (tmp_path / "celeba" / "img_align_celeba" / "000004.jpg").unlink()
+    with pytest.raises(FileNotFoundError, match=r"1 CelebA image.*'train'.*000004.jpg"):
+        load_celeba(tmp_path, progress=False)
+    with pytest.raises(ValueError, match="`root` is required for 'celeba'"):
+        load_dataset("celeba")
+
+
+def test_load_celeba_rejects_malformed_lists(tmp_path):
+    write_celeba(tmp_path)
+    attr = tmp_path / "list_attr_celeba.txt"
+    partition = tmp_path / "list_eval_partition.txt"
+    good_attr, good_partition = attr.read_text(), partition.read_text()
+    assert "000003.jpg -1 -1 -1 -1  1 -1" in good_attr  # Blond_Hair is the 5th column
+    attr.write_text(good_attr.replace("000003.jpg -1 -1 -1 -1  1", "000003.jpg -1 -1 -1 -1  0"))
+    with pytest.raises(ValueError, match="line 5: expected a file name and 8 values of 1 or -1"):
+        load_celeba(tmp_path)
+    attr.write_text(good_attr.replace("Gray_Hair", "Grey_Hair"))
+    with pytest.raises(ValueError, match=r"lacks the attribute\(s\) \['Gray_Hair'\]"):
+        load_celeba(tmp_path)
+    attr.write_text("11" + good_attr[2:])
+    with pytest.raises(ValueError, match="announces 11 images but lists 10"):
+        load_celeba(tmp_path)
+    attr.write_text(good_attr)
+    partition.write_text(good_partition.replace("000004.jpg 0", "000004.jpg 3"))
+    with pytest.raises(ValueError, match="line 4: expected 'file name' and 0, 1 or 2"):
+        load_celeba(tmp_path)
+    partition.write_text(good_partition + "000011.jpg 0\n")
+    with pytest.raises(ValueError, match=r"1 image\(s\) .* not in .*\['000011.jpg'\]"):
+        load_celeba(tmp_path)
+    partition.write_text(good_partition)
+    (tmp_path / "img_align_celeba" / "000001.jpg").write_bytes(b"not a jpeg")
+    with pytest.raises(ValueError, match="000001.jpg cannot be read as an image"):
+        load_celeba(tmp_path, progress=False)
+    with pytest.raises(ValueError, match="`split`"):
+        load_celeba(tmp_path, "validation")
+
+
+def test_load_celeba_cache_is_reused_and_invalidated(tmp_path, monkeypatch):
+    image_folder = write_celeba(tmp_path / "data")
+    cache = tmp_path / "cache"
+    images, labels = load_celeba(tmp_path / "data", cache_dir=cache, progress=False)
+    files = list(cache.iterdir())
+    assert len(files) == 1 and files[0].name.startswith("celeba-train-32x32-")
+
+    def no_decoding(path):
+        raise AssertionError(f"decoded {path} although the cache holds it")
+
+    monkeypatch.setattr(_celeba, "_celeba_image", no_decoding)
+    again, again_labels = load_dataset("celeba", tmp_path / "data", cache_dir=cache)
+    assert torch.equal(again, images) and torch.equal(again_labels, labels)
+    # an entry whose labels differ from the lists' is not trusted
+    entry = torch.load(files[0], weights_only=True)
+    torch.save({**entry, "labels": entry["labels"].flip(0)}, files[0])
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        with pytest.raises(AssertionError, match="decoded"):
+            load_celeba(tmp_path / "data", cache_dir=cache, progress=False)
+    assert any("unusable CelebA cache file" in str(w.message) for w in caught)
+    torch.save(entry, files[0])
+    # touching an image (same bytes, new time) is a new key
+    os.utime(image_folder / "000002.png", ns=(5, 5))
+    with pytest.raises(AssertionError, match="decoded .*000001.jpg"):
+        load_celeba(tmp_path / "data", cache_dir=cache, progress=False)
+    monkeypatch.undo()
+
+    # a changed image (new size and time) is a new key: decoded anew, into a second file
+    Image.new("RGB", (18, 22), (9, 99, 199)).save(image_folder / "000001.jpg")
+    os.utime(image_folder / "000001.jpg", ns=(1, 1))
+    changed, _ = load_celeba(tmp_path / "data", cache_dir=cache, progress=False)
+    assert not torch.equal(changed[0], images[0]) and torch.equal(changed[1:], images[1:])
+    assert len(list(cache.iterdir())) == 2
+
+    # a corrupt cache file is reported and replaced
+    newest = max(cache.iterdir(), key=lambda path: path.stat().st_mtime_ns)
+    newest.write_bytes(newest.read_bytes()[:100])
+    with pytest.warns(UserWarning, match="unusable CelebA cache file"):
+        rebuilt, _ = load_celeba(tmp_path / "data", cache_dir=cache, progress=False)
+    assert torch.equal(rebuilt, changed)
+    assert torch.equal(load_celeba(tmp_path / "data", cache_dir=cache, progress=False)[0], changed)
+    with pytest.raises(ValueError, match="`cache_dir` is for 'celeba' only"):
+        load_dataset("cifar10", tmp_path, cache_dir=cache)

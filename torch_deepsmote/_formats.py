@@ -1,4 +1,5 @@
-"""Readers for the standard on-disk formats: MNIST-style IDX, CIFAR-10 pickles, SVHN .mat.
+"""Readers for the standard on-disk formats: MNIST-style IDX, CIFAR-10 pickles, SVHN .mat
+(CelebA is in :mod:`._celeba`).
 
 Each returns ``(images, labels)``: a uint8 ``(N, C, H, W)`` tensor and an int64
 ``(N,)`` tensor. Nothing is downloaded.
@@ -19,7 +20,12 @@ import torch
 
 from ._validation import check_bool, check_option
 
-__all__ = ["IDX_FOLDERS", "load_cifar10", "load_idx", "load_svhn"]
+__all__ = [
+    "IDX_FOLDERS",
+    "load_cifar10",
+    "load_idx",
+    "load_svhn",
+]
 
 IDX_FOLDERS = {
     "mnist": ("MNIST/raw", "MNIST", "mnist"),

@@ -8,7 +8,8 @@ Profiles (per-class counts, index = class):
 
 * ``"mnist"`` / ``"fashion-mnist"``: train and test counts as stated in the paper
   (the test profile is the train profile divided by 4, rounded down).
-* ``"cifar10"`` / ``"svhn"``, ``"celeba"``: train counts only. The journal says the
+* ``"cifar10"`` / ``"svhn"``, ``"celeba"``: train counts only (CelebA: hair colours
+  :data:`CELEBA_HAIR_COLOURS`, read by :func:`load_celeba`). The journal says the
   imbalanced test sets keep "the same ratios" but does not state their size for these
   sets (the MNIST factor 1/4 would ask for 1125 images of a CIFAR-10 test class that
   has 1000), so no test profile is given; :func:`scale_profile` derives one from a
@@ -28,6 +29,7 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 import torch
 
+from ._celeba import CELEBA_HAIR_ATTRIBUTES, load_celeba
 from ._formats import IDX_FOLDERS, load_cifar10, load_idx, load_svhn
 from ._validation import check_bool, check_float, check_generator, check_int, check_option
 
@@ -37,6 +39,7 @@ __all__ = [
     "CIFAR10_TRAIN_PROFILE",
     "CELEBA_TRAIN_PROFILE",
     "CELEBA_HAIR_COLOURS",
+    "CELEBA_HAIR_ATTRIBUTES",
     "PROFILES",
     "DATASET_NAMES",
     "DEBIAN_FASHION_MNIST",
@@ -46,6 +49,7 @@ __all__ = [
     "load_idx",
     "load_cifar10",
     "load_svhn",
+    "load_celeba",
     "load_dataset",
 ]
 
@@ -67,9 +71,8 @@ PROFILES: Mapping[str, Mapping[str, tuple[int, ...]]] = MappingProxyType(
     }
 )
 
-DATASET_NAMES = ("digits", "mnist", "fashion-mnist", "cifar10", "svhn")
+DATASET_NAMES = ("digits", "mnist", "fashion-mnist", "cifar10", "svhn", "celeba")
 DEBIAN_FASHION_MNIST = Path("/usr/share/datasets/fashion-mnist")
-
 
 
 # --------------------------------------------------------------------------- profiles
@@ -193,22 +196,33 @@ def load_digits_images() -> tuple[torch.Tensor, torch.Tensor]:
 
 
 def load_dataset(
-    name: str, root: str | os.PathLike | None = None, train: bool = True
+    name: str,
+    root: str | os.PathLike | None = None,
+    train: bool = True,
+    *,
+    cache_dir: str | os.PathLike | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Load one of :data:`DATASET_NAMES` as ``(images, labels)``.
 
     Args:
-        name: ``"digits"``, ``"mnist"``, ``"fashion-mnist"``, ``"cifar10"`` or ``"svhn"``.
+        name: ``"digits"``, ``"mnist"``, ``"fashion-mnist"``, ``"cifar10"``, ``"svhn"``
+            or ``"celeba"`` (5 hair colours, 32×32, see :func:`load_celeba`).
         root: Where the files are (see each loader). Ignored for ``"digits"``; for
             ``"fashion-mnist"``, ``None`` means the Debian package's folder
             ``/usr/share/datasets/fashion-mnist``; required otherwise.
         train: Train or test split. ``"digits"`` has no split: only ``True`` is accepted.
+            For ``"celeba"``: partition 0 (``"train"``) or 2 (``"test"``); the
+            validation partition is not used.
+        cache_dir: ``"celeba"`` only: folder where the decoded images are kept for the
+            next call; ``None`` caches nothing. Must be ``None`` for the other names.
 
     Returns:
         ``images`` uint8 of shape ``(N, C, H, W)`` and ``labels`` int64 of shape ``(N,)``.
     """
     name = check_option("name", name, DATASET_NAMES)
     train = check_bool("train", train)
+    if cache_dir is not None and name != "celeba":
+        raise ValueError(f"`cache_dir` is for 'celeba' only, got it with {name!r}.")
     if name == "digits":
         if not train:
             raise ValueError("`train` must be True for 'digits': it has no separate test split.")
@@ -221,4 +235,6 @@ def load_dataset(
         return load_idx(root, train, dataset=name)
     if name == "cifar10":
         return load_cifar10(root, train)
+    if name == "celeba":
+        return load_celeba(root, "train" if train else "test", cache_dir=cache_dir)
     return load_svhn(root, "train" if train else "test")

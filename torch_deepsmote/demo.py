@@ -27,7 +27,7 @@ from torchvision.transforms import v2 as T
 from ._validation import resolve_device
 from .classifier import SmallCNN, predict, train_classifier
 from .dataset import DeepSMOTEDataset
-from .datasets import CIFAR10_TRAIN_PROFILE, MNIST_TRAIN_PROFILE, load_dataset, make_imbalanced
+from .datasets import PROFILES, load_dataset, make_imbalanced
 from .metrics import imbalanced_report
 from .plots import save_class_grid, save_metric_bars
 from .sampler import BalancedBatchSampler
@@ -92,7 +92,8 @@ class TensorImages(Dataset):
 def load_demo_pool(config: DemoConfig) -> tuple[TensorImages, TensorImages, tuple[int, ...]]:
     """(full training pool, balanced test set, the imbalance profile) of raw uint8 images.
 
-    For digits the pool and test set are a stratified half each (split by ``config.seed``).
+    For digits the pool and test set are a stratified half each (split by ``config.seed``);
+    CelebA's test partition is cut to its rarest class's count in every class.
     """
     if config.dataset == "digits":
         images, labels = load_dataset("digits")
@@ -103,7 +104,11 @@ def load_demo_pool(config: DemoConfig) -> tuple[TensorImages, TensorImages, tupl
         return pool, TensorImages(images[test_idx], labels[test_idx]), DIGITS_TRAIN_PROFILE
     pool = TensorImages(*load_dataset(config.dataset, config.root, train=True))
     test = TensorImages(*load_dataset(config.dataset, config.root, train=False))
-    return pool, test, CIFAR10_TRAIN_PROFILE if config.dataset in ("cifar10", "svhn") else MNIST_TRAIN_PROFILE
+    if config.dataset == "celeba":  # its test partition is imbalanced: keep the rarest class's count of each
+        counts = torch.bincount(test.targets)
+        keep = make_imbalanced(test.targets, [int(counts.min())] * len(counts), random_state=config.seed)
+        test = TensorImages(test.images[keep], test.targets[keep])
+    return pool, test, PROFILES[config.dataset]["train"]
 
 
 def load_demo_data(config: DemoConfig) -> tuple[TensorImages, TensorImages]:
