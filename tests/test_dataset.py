@@ -335,3 +335,13 @@ def test_index_mapping_is_a_bijection_onto_class_positions(fitted_for_properties
     positions = [(label, synthetic[:i].count(label)) for i, label in enumerate(synthetic)]
     expected = {(label, j) for label, n in fitted.sampling_strategy_.items() for j in range(n)}
     assert len(set(positions)) == len(positions) and set(positions) == expected
+
+
+def test_detail_is_a_generation_option_served_from_the_same_cache_entry(tensor_dataset, isolated_cache):
+    plain = _wrap(tensor_dataset, detail="none")
+    detailed = _wrap(tensor_dataset, detail="base")
+    assert (plain.from_cache, detailed.from_cache) == (False, True)
+    synthetic = torch.nonzero(plain.synthetic_mask).flatten().tolist()
+    a = torch.stack([image for image, _ in plain.raw_items(synthetic)])
+    b = torch.stack([image for image, _ in detailed.raw_items(synthetic)])
+    assert not torch.equal(a, b)

@@ -195,3 +195,48 @@ def test_labels_as_numpy_ints(tiny_images):
     images, labels = tiny_images
     _, new_labels = _fast().fit_resample(images, np.asarray(labels.tolist(), dtype=np.int32))
     assert new_labels.dtype == torch.int64
+
+
+def _draw_with_gap(sampler, label, gap):
+    from torch_deepsmote.smote import SmoteDraw
+
+    n = sampler.latents_[label].shape[0]
+    base = torch.arange(n)
+    return SmoteDraw(base, sampler.neighbors_[label][:, 0].cpu(), torch.full((n,), float(gap)))
+
+
+@pytest.mark.parametrize("detail", ["base", "blend"])
+def test_detail_gives_the_real_image_back_at_the_segment_ends(detail):
+    images, labels = blob_images([30, 12])
+    sampler = _fast(detail=detail).fit(images, labels)
+    members = images[labels == 1]
+    start = sampler.render_draws({1: _draw_with_gap(sampler, 1, 0.0)})
+    assert (start.int() - members.int()).abs().max() <= 1  # residuals are kept in float16
+    if detail == "blend":
+        draw = _draw_with_gap(sampler, 1, 1.0)
+        end = sampler.render_draws({1: draw})
+        assert (end.int() - members[draw.neighbor].int()).abs().max() <= 1
+    plain = sampler.set_params(detail="none").render_draws({1: _draw_with_gap(sampler, 1, 0.0)})
+    assert torch.equal(plain, sampler.decode(sampler.latents_[1]))
+    assert (plain.int() - members.int()).abs().max() > 1  # a 1-epoch autoencoder does not reconstruct
+
+
+def test_detail_none_is_the_plain_decode(tiny_images):
+    images, labels = tiny_images
+    sampler = _fast(detail="none").fit(images, labels)
+    new_images, new_labels = sampler.sample()
+    generator = torch.Generator().manual_seed(sampler.sample_seed_)
+    latents = [sampler.latents_for(c, sampler.draw(c, n, generator)) for c, n in sampler.sampling_strategy_.items() if n]
+    assert torch.equal(new_images, sampler.decode(torch.cat(latents)))
+    residuals = {c: r.float() for c, r in sampler.residuals_.items()}
+    for label, residual in residuals.items():
+        members = images[labels == label].float() / 127.5 - 1.0
+        assert residual.dtype == torch.float32 and residual.shape == members.shape
+        reconstructed = members - residual
+        assert torch.allclose(reconstructed, sampler.decode(sampler.latents_[label]).float() / 127.5 - 1.0, atol=2e-2)
+
+
+def test_bad_detail_is_named():
+    images, labels = blob_images([30, 12])
+    with pytest.raises(ValueError, match="detail"):
+        _fast(detail="sharp").fit(images, labels)

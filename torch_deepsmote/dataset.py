@@ -119,6 +119,7 @@ class DeepSMOTEDataset(Dataset):
         self._draws: tuple[int, SmoteDraw] | None = None
         on_cpu = self.oversampler.autoencoder_.decoder[0].weight.device.type == "cpu"
         self._cpu_state = None if on_cpu else self.oversampler.fitted_state()
+        self._detail = self.oversampler.detail
         self._worker_oversampler: DeepSMOTE | None = None
 
     # -- sizes and labels ------------------------------------------------------------
@@ -205,8 +206,12 @@ class DeepSMOTEDataset(Dataset):
         if self._cpu_state is None or torch.utils.data.get_worker_info() is None:
             return self.oversampler
         if self._worker_oversampler is None:
-            self._worker_oversampler = DeepSMOTE(device="cpu").load_fitted_state(self._cpu_state)
+            self._worker_oversampler = self._cpu_copy()
         return self._worker_oversampler
+
+    def _cpu_copy(self) -> DeepSMOTE:
+        """The fitted model on the CPU, with the same generation options (``detail``)."""
+        return DeepSMOTE(device="cpu", detail=self._detail).load_fitted_state(self._cpu_state)
 
     def __getstate__(self) -> dict[str, Any]:
         """Pickle without CUDA tensors: a model on the GPU travels as its CPU copy."""
@@ -219,21 +224,18 @@ class DeepSMOTEDataset(Dataset):
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state)
         if self.oversampler is None:
-            self.oversampler = DeepSMOTE(device="cpu").load_fitted_state(self._cpu_state)
+            self.oversampler = self._cpu_copy()
 
     def _decode(self, synthetic: list[int]) -> list[Any]:
         """Raw items for synthetic positions (offsets past the real items)."""
-        oversampler = self._decoder()
         draws = self._current_draws()
         rows = torch.tensor(synthetic, dtype=torch.long)
         labels = self._synthetic_targets[rows]
-        latents = []
-        for label in labels.unique(sorted=True).tolist():
-            chosen = rows[labels == label]
-            latents.append((chosen, oversampler.latents_for(label, SmoteDraw(*(c[chosen] for c in draws)))))
-        order = torch.cat([chosen for chosen, _ in latents])
-        images = oversampler.decode(torch.cat([z for _, z in latents]))
-        by_row = dict(zip(order.tolist(), images))
+        groups = {label: rows[labels == label] for label in labels.unique(sorted=True).tolist()}
+        images = self._decoder().render_draws(
+            {label: SmoteDraw(*(column[chosen] for column in draws)) for label, chosen in groups.items()}
+        )
+        by_row = dict(zip(torch.cat(list(groups.values())).tolist(), images))
         return [self.raw_format.from_chw(by_row[row]) for row in synthetic]
 
     # -- presentation ------------------------------------------------------------------

@@ -28,9 +28,10 @@ from .neighbors import kneighbors
 from .smote import SmoteDraw, draw_smote, interpolate
 from .training import PENALTIES, fit_autoencoder
 
-__all__ = ["DeepSMOTE", "KNN_BACKENDS"]
+__all__ = ["DeepSMOTE", "DETAILS", "KNN_BACKENDS"]
 
 KNN_BACKENDS = ("auto", "torch", "keops")
+DETAILS = ("none", "base", "blend")
 MODEL_OPTIONS = ("k_neighbors", "latent_dim", "width", "epochs", "batch_size", "lr", "penalty", "penalty_weight")
 INFERENCE_BATCH = 1024
 
@@ -57,6 +58,12 @@ class DeepSMOTE(BaseEstimator):
         lr: Adam learning rate.
         penalty: ``"paper"``, ``"official"`` or ``"none"`` (see :mod:`.training`).
         penalty_weight: weight of the penalty term.
+        detail: what carries the real images' fine detail — their reconstruction
+            residual ``r = x − D(E(x))`` — into the synthetic images: ``"none"``
+            decodes the new latent alone (the paper); ``"base"`` adds the base image's
+            residual, ``D(z_new) + r_base``, so a gap of 0 gives the base image back;
+            ``"blend"`` adds ``r_base + gap·(r_neighbour − r_base)``. A generation
+            option: changing it does not retrain the autoencoder.
         knn_backend: ``"auto"``, ``"torch"`` or ``"keops"``.
         device: where the autoencoder runs; ``None`` = CUDA when available.
         random_state: int seed, ``torch.Generator`` or ``None`` (fresh entropy).
@@ -71,6 +78,8 @@ class DeepSMOTE(BaseEstimator):
         history_: per-epoch loss records from :func:`fit_autoencoder`.
         latents_: dict class → (n_c, latent_dim) latents of each class to grow.
         neighbors_: dict class → (n_c, k_c) int64 same-class neighbour table.
+        residuals_: dict class → (n_c, C, H, W) float16 CPU reconstruction residuals
+            ``x − D(E(x))`` in the network's [-1, 1] scale (used by ``detail``).
         image_shape_: ``(C, H, W)``; ``dtype_``: dtype of ``X`` (and of the output).
         sample_seed_: seed of the draws that :meth:`sample` makes by default.
     """
@@ -87,6 +96,7 @@ class DeepSMOTE(BaseEstimator):
         lr: float = 2e-4,
         penalty: str = "paper",
         penalty_weight: float = 1.0,
+        detail: str = "base",
         knn_backend: str = "auto",
         device: Any = None,
         random_state: int | torch.Generator | None = None,
@@ -102,6 +112,7 @@ class DeepSMOTE(BaseEstimator):
         self.lr = lr
         self.penalty = penalty
         self.penalty_weight = penalty_weight
+        self.detail = detail
         self.knn_backend = knn_backend
         self.device = device
         self.random_state = random_state
@@ -117,6 +128,7 @@ class DeepSMOTE(BaseEstimator):
         check_float("lr", self.lr, minimum=0.0, inclusive_minimum=False)
         check_option("penalty", self.penalty, PENALTIES)
         check_float("penalty_weight", self.penalty_weight, minimum=0.0)
+        check_option("detail", self.detail, DETAILS)
         check_option("knn_backend", self.knn_backend, KNN_BACKENDS)
         if self.autoencoder is not None and not isinstance(self.autoencoder, ConvAutoencoder):
             raise TypeError(
@@ -171,12 +183,13 @@ class DeepSMOTE(BaseEstimator):
             checkpoint=checkpoint,
         )
         self.autoencoder_.to(device).eval()
-        self.latents_, self.neighbors_ = {}, {}
+        self.latents_, self.neighbors_, self.residuals_ = {}, {}, {}
         for label, n_new in self.sampling_strategy_.items():
             if n_new > 0:
                 members = network_images[labels == label]
                 self.latents_[label] = self.encode(members)
                 self.neighbors_[label] = self._class_neighbors(label, self.latents_[label])
+                self.residuals_[label] = (members - self._decode_network(self.latents_[label])).half()
         return self
 
     def _initial_autoencoder(self, seed: int) -> ConvAutoencoder:
@@ -241,6 +254,7 @@ class DeepSMOTE(BaseEstimator):
             "dtype": str(self.dtype_).removeprefix("torch."),
             "latents": [[c, z.cpu()] for c, z in self.latents_.items()],
             "neighbors": [[c, nn.cpu()] for c, nn in self.neighbors_.items()],
+            "residuals": [[c, r.cpu()] for c, r in self.residuals_.items()],
             "sample_seed": self.sample_seed_,
         }
 
@@ -260,6 +274,7 @@ class DeepSMOTE(BaseEstimator):
         self.dtype_ = getattr(torch, state["dtype"])
         self.latents_ = {int(c): z.to(device) for c, z in state["latents"]}
         self.neighbors_ = {int(c): nn.to(device) for c, nn in state["neighbors"]}
+        self.residuals_ = {int(c): r.cpu() for c, r in state["residuals"]}
         self.sample_seed_ = int(state["sample_seed"])
         return self
 
@@ -274,16 +289,34 @@ class DeepSMOTE(BaseEstimator):
         )
 
     @torch.inference_mode()
+    def _decode_network(self, latents: torch.Tensor) -> torch.Tensor:
+        """(M, latent_dim) latents → (M, C, H, W) float32 CPU decodes in [-1, 1]."""
+        device = next(self.autoencoder_.parameters()).device
+        chunks = [self.autoencoder_.decode(chunk.to(device)).float().cpu() for chunk in latents.split(INFERENCE_BATCH)]
+        return torch.cat(chunks) if chunks else torch.empty((0, *self.image_shape_))
+
     def decode(self, latents: torch.Tensor) -> torch.Tensor:
         """(M, latent_dim) latents → (M, C, H, W) CPU images in the dtype and range of ``X``."""
-        device = next(self.autoencoder_.parameters()).device
-        chunks = [
-            from_network_range(self.autoencoder_.decode(chunk.to(device)), self.dtype_).cpu()
-            for chunk in latents.split(INFERENCE_BATCH)
-        ]
-        if not chunks:
-            return torch.empty((0, *self.image_shape_), dtype=self.dtype_)
-        return torch.cat(chunks)
+        return from_network_range(self._decode_network(latents), self.dtype_)
+
+    def render(self, latents: torch.Tensor, details: torch.Tensor | None) -> torch.Tensor:
+        """Decode (M, latent_dim) latents and add (M, C, H, W) ``details`` (network
+        scale; ``None`` adds nothing) → (M, C, H, W) CPU images in the dtype of ``X``."""
+        decoded = self._decode_network(latents)
+        return from_network_range(decoded if details is None else decoded + details, self.dtype_)
+
+    def details_for(self, label: int, draw: SmoteDraw) -> torch.Tensor | None:
+        """(m, C, H, W) float32 residual detail for the triples ``draw`` of class
+        ``label`` as ``detail`` asks, or ``None`` when ``detail="none"``."""
+        check_option("detail", self.detail, DETAILS)
+        if self.detail == "none":
+            return None
+        residuals = self.residuals_[label]
+        base = residuals[draw.base].float()
+        if self.detail == "base":
+            return base
+        gap = draw.gap.reshape(-1, *([1] * (residuals.ndim - 1)))
+        return torch.lerp(base, residuals[draw.neighbor].float(), gap)
 
     def draw(self, label: int, n_samples: int, generator: torch.Generator) -> SmoteDraw:
         """SMOTE triples (base, neighbour, gap) for ``n_samples`` new images of ``label``."""
@@ -308,14 +341,24 @@ class DeepSMOTE(BaseEstimator):
             raise RuntimeError("This DeepSMOTE instance is not fitted yet: call `fit` first.")
         seed = self.sample_seed_ if random_state is None else random_state
         generator = check_generator(seed)
-        latents, labels = [], []
-        for label, n_new in self.sampling_strategy_.items():
-            if n_new > 0:
-                latents.append(self.latents_for(label, self.draw(label, n_new, generator)))
-                labels.append(torch.full((n_new,), label, dtype=torch.long))
-        if not latents:
+        draws = {label: self.draw(label, n_new, generator) for label, n_new in self.sampling_strategy_.items() if n_new > 0}
+        labels = [torch.full((len(draw.gap),), label, dtype=torch.long) for label, draw in draws.items()]
+        if not draws:
             return self.decode(torch.empty(0, 1)), torch.empty(0, dtype=torch.long)
-        return self.decode(torch.cat(latents)), torch.cat(labels)
+        return self.render_draws(draws), torch.cat(labels)
+
+    def render_draws(self, draws: dict[int, SmoteDraw]) -> torch.Tensor:
+        """Images for SMOTE triples of several classes, in one decoder pass.
+
+        Args:
+            draws: class → its triples; the images follow the dict's order.
+
+        Returns:
+            (M, C, H, W) CPU images in the dtype of ``X``.
+        """
+        latents = torch.cat([self.latents_for(label, draw) for label, draw in draws.items()])
+        details = [self.details_for(label, draw) for label, draw in draws.items()]
+        return self.render(latents, None if self.detail == "none" else torch.cat(details))
 
     def fit_resample(self, X: Any, y: Any) -> tuple[torch.Tensor, torch.Tensor]:
         """Fit, then return the original images followed by the synthetic ones.
