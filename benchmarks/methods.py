@@ -14,7 +14,7 @@ import torch
 from imblearn.over_sampling import SMOTE
 from torch.utils.data import Dataset
 
-from torch_deepsmote import DeepSMOTEDataset
+from torch_deepsmote import PAPER_SETTINGS, DeepSMOTEDataset
 from torch_deepsmote.baselines.amdo import AMDO
 from torch_deepsmote.baselines.bagan import BAGAN
 from torch_deepsmote.baselines.gamo import GAMO
@@ -65,18 +65,19 @@ def _resampler(factory: Callable[[int, dict[str, Any]], Any]) -> Method:
     return method
 
 
-def _deepsmote(penalty: str) -> Method:
+def deepsmote(**options: Any) -> Method:
+    """A method building :class:`DeepSMOTEDataset` with the recipe ``options`` (the
+    library's defaults where absent) and the profile's ``"deepsmote"`` budget."""
     def method(images, labels, seed, settings, transform) -> Dataset:
         return DeepSMOTEDataset(
             TensorImages(images, labels),
             transform=transform,
             random_state=seed,
-            penalty=penalty,
             progress=False,
-            **settings.get("deepsmote", {}),
+            **(options | settings.get("deepsmote", {})),
         )
 
-    method.__doc__ = f"DeepSMOTEDataset with penalty={penalty!r}."
+    method.__doc__ = f"DeepSMOTEDataset with {options}."
     return method
 
 
@@ -109,8 +110,9 @@ METHODS: dict[str, Method] = {
     "MC-RBO": _resampler(_mc_rbo),
     "BAGAN": _resampler(_bagan),
     "GAMO": _resampler(_gamo),
-    "DeepSMOTE (paper penalty)": _deepsmote("paper"),
-    "DeepSMOTE (official penalty)": _deepsmote("official"),
+    "DeepSMOTE (paper penalty)": deepsmote(**PAPER_SETTINGS),
+    "DeepSMOTE (official penalty)": deepsmote(**PAPER_SETTINGS | {"penalty": "official"}),
+    "DeepSMOTE (default)": deepsmote(),
 }
 PLAIN = ("none", "random oversampling")
 GENERATIVE = tuple(name for name in METHODS if name not in PLAIN)

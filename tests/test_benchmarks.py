@@ -77,3 +77,16 @@ def test_quality_figures_rank_copies_above_noise():
     noisy = class_quality(Brightness(), transform, (noise, labels), (real, labels), "cpu")
     assert all(q["agreement"] == 1.0 and q["frechet"] < 1e-6 for q in copies.values())
     assert all(noisy[c]["agreement"] < 0.9 and noisy[c]["frechet"] > 1.0 for c in (0, 1))
+
+
+def test_ablation_variants_run_and_name_the_default_recipe(compare, tmp_path):
+    import ablation
+
+    from torch_deepsmote import DeepSMOTE
+
+    defaults = DeepSMOTE().get_params()
+    assert ablation.DEFAULT == {name: defaults[name] for name in ablation.DEFAULT}
+    chosen = ["DeepSMOTE (default)", "default, plain decodes (detail none)"]
+    out = ablation.main(["--profile", "smoke", "--methods", *chosen, "--out", str(tmp_path / "ablation")])
+    runs = json.loads((out / "results.json").read_text())["runs"]["0"]
+    assert set(runs) == set(chosen) and all("quality" in row for row in runs.values())

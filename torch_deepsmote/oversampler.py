@@ -28,10 +28,13 @@ from .neighbors import kneighbors
 from .smote import SmoteDraw, draw_smote, interpolate
 from .training import PENALTIES, fit_autoencoder
 
-__all__ = ["DeepSMOTE", "DETAILS", "KNN_BACKENDS"]
+__all__ = ["DeepSMOTE", "DETAILS", "KNN_BACKENDS", "PAPER_SETTINGS"]
 
 KNN_BACKENDS = ("auto", "torch", "keops")
 DETAILS = ("none", "base", "blend")
+# The paper's training and generation recipe; the architecture defaults (width 64,
+# latent 300 / 600, batch 100, k 5) are already the paper's.
+PAPER_SETTINGS = {"penalty": "paper", "penalty_weight": 1.0, "lr": 2e-4, "detail": "none"}
 MODEL_OPTIONS = ("k_neighbors", "latent_dim", "width", "epochs", "batch_size", "lr", "penalty", "penalty_weight")
 INFERENCE_BATCH = 1024
 
@@ -93,8 +96,8 @@ class DeepSMOTE(BaseEstimator):
         width: int = 64,
         epochs: int = 50,
         batch_size: int = 100,
-        lr: float = 2e-4,
-        penalty: str = "paper",
+        lr: float = 1e-3,
+        penalty: str = "none",
         penalty_weight: float = 1.0,
         detail: str = "base",
         knn_backend: str = "auto",
