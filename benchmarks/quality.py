@@ -13,6 +13,7 @@ The reference is the benchmark's classifier trained on the full, balanced traini
 
 from __future__ import annotations
 
+import warnings
 from typing import Any, Callable
 
 import numpy as np
@@ -57,7 +58,9 @@ def frechet_distance(a: torch.Tensor, b: torch.Tensor) -> float:
     """Fréchet distance between Gaussians fitted to (n, F) and (m, F) feature sets."""
     mean_a, mean_b = a.mean(0).numpy(), b.mean(0).numpy()
     cov_a, cov_b = np.atleast_2d(np.cov(a.numpy(), rowvar=False)), np.atleast_2d(np.cov(b.numpy(), rowvar=False))
-    root = linalg.sqrtm(cov_a @ cov_b)
+    with warnings.catch_warnings():  # fewer images than features: singular, still well defined
+        warnings.simplefilter("ignore", linalg.LinAlgWarning)
+        root = linalg.sqrtm(cov_a @ cov_b)
     return float(np.sum((mean_a - mean_b) ** 2) + np.trace(cov_a + cov_b - 2.0 * np.real(root)))
 
 

@@ -86,3 +86,28 @@ def test_generate_from_a_tensor_dataset_writes_grey_pngs(tmp_path):
     assert len(list((out / "9").glob("*.png"))) == 85 and len(pictures) == 80
     with Image.open(pictures[0]) as image:
         assert image.mode == "L" and image.size == (8, 8)
+
+
+def test_recipe_flags_reach_the_oversampler(tmp_path, monkeypatch):
+    import torch_deepsmote.cli as cli
+    from torch_deepsmote import PAPER_SETTINGS
+
+    seen = []
+    original = cli.DeepSMOTEDataset
+
+    def recording(*args, **kwargs):
+        dataset = original(*args, **kwargs)
+        seen.append(dataset.oversampler.get_params())
+        return dataset
+
+    monkeypatch.setattr(cli, "DeepSMOTEDataset", recording)
+    source = tmp_path / "source"
+    _image_folder(source, [20, 6], ["cats", "dogs"])
+    grid = ["grid", "--image-folder", str(source), "--out", str(tmp_path / "g.png"), *FAST]
+    assert main(grid) == 0
+    assert main([*grid, "--paper-recipe"]) == 0
+    assert main([*grid, "--paper-recipe", "--detail", "blend"]) == 0
+    default, paper, blended = seen
+    assert (default["penalty"], default["detail"], default["lr"]) == ("none", "base", 1e-3)
+    assert {k: paper[k] for k in PAPER_SETTINGS} == PAPER_SETTINGS
+    assert {k: blended[k] for k in PAPER_SETTINGS} == PAPER_SETTINGS | {"detail": "blend"}

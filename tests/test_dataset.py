@@ -220,7 +220,7 @@ def test_second_construction_is_served_from_the_cache(tensor_dataset, monkeypatc
     assert "loaded from the cache" in repr(second)
 
     _wrap(tensor_dataset, epochs=2)
-    _wrap(tensor_dataset, penalty="none")
+    _wrap(tensor_dataset, penalty="paper")
     images, labels = blob_images([30, 12, 6], seed=1)
     _wrap(TensorDataset(images, labels))
     assert len(fits) == 4

@@ -18,7 +18,9 @@ from torchvision.datasets import ImageFolder
 from ._items import RawFormat
 from .dataset import DeepSMOTEDataset
 from .datasets import DATASET_NAMES
-from .demo import METHODS, SCORES, DemoConfig, grid_rows, load_demo_data, run_demo
+from .demo import METHODS, SCORES, DemoConfig, grid_rows, load_demo_data, recipe_options, run_demo
+from .oversampler import DETAILS
+from .training import PENALTIES
 from .plots import save_class_grid
 
 __all__ = ["main"]
@@ -31,6 +33,10 @@ def _add_model_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device", default=None, help="cpu, cuda, cuda:1 ... (default: cuda if available)")
     parser.add_argument("--cache-dir", default=None, help="cache folder for the fitted autoencoder")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
+    parser.add_argument("--paper-recipe", action="store_true",
+                        help="the paper's recipe (paper penalty, lr 2e-4, plain decodes) instead of the default")
+    parser.add_argument("--penalty", default=None, choices=PENALTIES, help="override the recipe's penalty")
+    parser.add_argument("--detail", default=None, choices=DETAILS, help="override the recipe's detail")
 
 
 def _add_source_options(parser: argparse.ArgumentParser) -> None:
@@ -40,7 +46,6 @@ def _add_source_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--root", default=None, help="where --dataset's files are")
     parser.add_argument("--epochs", type=int, default=50, help="autoencoder epochs (default 50)")
     parser.add_argument("--k-neighbors", type=int, default=5)
-    parser.add_argument("--penalty", default="paper", choices=("paper", "official", "none"))
     _add_model_options(parser)
 
 
@@ -89,8 +94,8 @@ def _wrap(args: argparse.Namespace, base: object) -> DeepSMOTEDataset:
         device=args.device,
         cache_dir=args.cache_dir,
         epochs=args.epochs,
-        penalty=args.penalty,
         progress=not args.quiet,
+        **recipe_options(args.paper_recipe, penalty=args.penalty, detail=args.detail),
     )
 
 
@@ -145,7 +150,9 @@ def _grid(args: argparse.Namespace) -> None:
 
 def _demo(args: argparse.Namespace) -> None:
     factory = DemoConfig.fast if args.fast else DemoConfig
-    options = dict(dataset=args.dataset, root=args.root, out=args.out, seed=args.seed, device=args.device, cache_dir=args.cache_dir, progress=not args.quiet)
+    options = dict(dataset=args.dataset, root=args.root, out=args.out, seed=args.seed, device=args.device,
+                   cache_dir=args.cache_dir, progress=not args.quiet, paper_recipe=args.paper_recipe,
+                   penalty=args.penalty, detail=args.detail)
     if not args.fast:
         options |= dict(classifier_epochs=args.classifier_epochs, autoencoder_epochs=args.autoencoder_epochs)
     results = run_demo(factory(**options))

@@ -29,6 +29,7 @@ from .classifier import SmallCNN, predict, train_classifier
 from .dataset import DeepSMOTEDataset
 from .datasets import PROFILES, load_dataset, make_imbalanced
 from .metrics import imbalanced_report
+from .oversampler import PAPER_SETTINGS
 from .plots import save_class_grid, save_metric_bars
 from .sampler import BalancedBatchSampler
 
@@ -57,7 +58,9 @@ class DemoConfig:
     autoencoder_width: int = 16
     latent_dim: int | None = 32
     k_neighbors: int = 5
-    penalty: str = "paper"
+    paper_recipe: bool = False
+    penalty: str | None = None
+    detail: str | None = None
     device: str | None = None
     cache_dir: str | None = None
     progress: bool = True
@@ -87,6 +90,12 @@ class TensorImages(Dataset):
     def __getitem__(self, index: int) -> tuple[Any, int]:
         image = self.images[index]
         return (self.transform(image) if self.transform else image), int(self.targets[index])
+
+
+def recipe_options(paper: bool, **overrides: Any) -> dict[str, Any]:
+    """DeepSMOTE options: :data:`PAPER_SETTINGS` when ``paper`` (else the library's
+    defaults), with the ``overrides`` that are not ``None`` on top."""
+    return (dict(PAPER_SETTINGS) if paper else {}) | {k: v for k, v in overrides.items() if v is not None}
 
 
 def load_demo_pool(config: DemoConfig) -> tuple[TensorImages, TensorImages, tuple[int, ...]]:
@@ -130,7 +139,7 @@ def _loaders(config: DemoConfig, train: TensorImages, transform: Callable) -> di
         epochs=config.resolved_autoencoder_epochs(),
         width=config.autoencoder_width,
         latent_dim=config.latent_dim,
-        penalty=config.penalty,
+        **recipe_options(config.paper_recipe, penalty=config.penalty, detail=config.detail),
         progress=config.progress,
     )
     per_class = max(torch.bincount(train.targets).tolist())
