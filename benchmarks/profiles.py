@@ -50,6 +50,24 @@ PROFILES: dict[str, dict[str, Any]] = {
             "amdo": {},
         },
     },
+    # A reduced "paper" profile for one ~8-minute GPU run (benchmarks/gpu_check.sh):
+    # ResNet-18, one seed, 10 epochs, the paper's autoencoder at 50 epochs.
+    "gpu": {
+        "dataset": "fashion-mnist",
+        "classifier": "resnet18",
+        "epochs": 10,
+        "batch_size": 128,
+        "lr": 1e-3,
+        "seeds": [0],
+        "settings": {
+            "deepsmote": {"epochs": 50},
+            "bagan": {"autoencoder_epochs": 5, "gan_epochs": 5},
+            "gamo": {"steps": 2000},
+            "mc_ccr": {},
+            "mc_rbo": {},
+            "amdo": {},
+        },
+    },
     # The paper's protocol for a GPU: ResNet-18, 5 seeds, the authors' budgets.
     "paper": {
         "dataset": "fashion-mnist",
