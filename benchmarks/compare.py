@@ -44,6 +44,7 @@ from profiles import PAPER_FMNIST, PROFILES, make_classifier  # noqa: E402
 from quality import class_quality, train_reference  # noqa: E402
 
 from torch_deepsmote import DeepSMOTEDataset  # noqa: E402
+from torch_deepsmote.cache import atomic_save  # noqa: E402
 from torch_deepsmote.classifier import predict, train_classifier  # noqa: E402
 from torch_deepsmote.datasets import MNIST_TEST_PROFILE, make_imbalanced  # noqa: E402
 from torch_deepsmote.demo import DemoConfig, TensorImages, load_demo_pool  # noqa: E402
@@ -145,20 +146,27 @@ def run_seed(
               f"resample {resample_seconds:.1f} s  train {train_seconds:.1f} s", flush=True)
 
 
-def reference_classifier(profile: dict[str, Any], device: torch.device, info: dict[str, Any]) -> Any:
-    """``(pool, test) → classifier`` trained once, on the first pool it is given; its
-    training time, pool counts and balanced-test ACSA go to ``info``."""
+def reference_classifier(profile: dict[str, Any], device: torch.device, info: dict[str, Any], path: Path) -> Any:
+    """``(pool, test) → classifier`` trained once, on the first pool it is given, and kept
+    in ``path`` for later runs into the same folder; its training time, pool counts and
+    balanced-test ACSA go to ``info``."""
     trained: list[Any] = []
 
     def get(pool: TensorImages, test: TensorImages) -> Any:
         if not trained:
             channels, n_classes = pool.images.shape[1], len(torch.unique(pool.targets))
-            transform, started = transform_for(channels), time.perf_counter()
-            model = train_reference(pool, transform, lambda: make_classifier(profile["classifier"], channels, n_classes, 0),
-                                    profile["batch_size"], device)
-            info["seconds"], info["pool_counts"] = time.perf_counter() - started, torch.bincount(pool.targets).tolist()
-            info["acsa"] = imbalanced_report(test.targets, predict(model, transform(test.images), device=device))["acsa"]
-            trained.append(model)
+            model = make_classifier(profile["classifier"], channels, n_classes, 0)
+            if path.exists():
+                saved = torch.load(path, weights_only=True)
+                model.load_state_dict(saved["state"])
+                info.update(saved["info"])
+            else:
+                transform, started = transform_for(channels), time.perf_counter()
+                model = train_reference(pool, transform, model, profile["batch_size"], device)
+                info["seconds"], info["pool_counts"] = time.perf_counter() - started, torch.bincount(pool.targets).tolist()
+                info["acsa"] = imbalanced_report(test.targets, predict(model, transform(test.images), device=device))["acsa"]
+                atomic_save({"state": model.state_dict(), "info": dict(info)}, path)
+            trained.append(model.eval())
         return trained[0]
 
     return get
@@ -253,7 +261,7 @@ def main(argv: list[str] | None = None, registry: dict[str, Method] = METHODS, d
             for name in set(rows) & set(args.methods) - set(runs.get(seed, {})):
                 runs.setdefault(seed, {})[name] = rows[name] | {"reused_from": args.reuse}
     reference_info = {"classifier": profile["classifier"]}
-    reference = reference_classifier(profile, device, reference_info)
+    reference = reference_classifier(profile, device, reference_info, out / "reference-classifier.pt")
     for seed in profile["seeds"]:
         run_seed(profile, seed, {name: registry[name] for name in args.methods}, device, out, runs, reference)
     previous = json.loads((out / "results.json").read_text()) if (out / "results.json").exists() else {}

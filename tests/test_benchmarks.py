@@ -33,6 +33,7 @@ def test_smoke_profile_fills_every_row(compare, tmp_path):
         assert set(quality) == {str(c) for c in range(1, 10)}  # every minority class of digits
         assert all(0.0 <= q["agreement"] <= 1.0 and q["frechet"] >= 0.0 for q in quality.values())
     assert 0.5 < saved["reference"]["acsa"] <= 1.0
+    assert (out / "reference-classifier.pt").is_file()  # a later run into `out` reuses it
 
 
 def test_resume_keeps_measured_rows_and_adds_methods(compare, tmp_path):
