@@ -243,8 +243,10 @@ def main(argv: list[str] | None = None, registry: dict[str, Method] = METHODS, d
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--root", default=None, help="data folder (default: the profile's)")
     parser.add_argument("--out", default=None)
-    parser.add_argument("--reuse", default=None, metavar="DIR",
-                        help="take the rows of the chosen methods already measured in DIR's results.json")
+    parser.add_argument("--reuse", nargs="*", default=[], metavar="DIR",
+                        help="take the rows of the chosen methods already measured in each DIR")
+    parser.add_argument("--table-only", action="store_true",
+                        help="measure nothing: write the table of the rows already there (and reused)")
     args = parser.parse_args(argv)
 
     profile = dict(PROFILES[args.profile])
@@ -256,16 +258,20 @@ def main(argv: list[str] | None = None, registry: dict[str, Method] = METHODS, d
     out.mkdir(parents=True, exist_ok=True)
     machine = describe_machine(device)
     runs = load_previous(out)
-    if args.reuse:
-        for seed, rows in load_previous(Path(args.reuse)).items():
+    for folder in args.reuse:
+        for seed, rows in load_previous(Path(folder)).items():
             for name in set(rows) & set(args.methods) - set(runs.get(seed, {})):
-                runs.setdefault(seed, {})[name] = rows[name] | {"reused_from": args.reuse}
+                runs.setdefault(seed, {})[name] = rows[name] | {"reused_from": folder}
     reference_info = {"classifier": profile["classifier"]}
     reference = reference_classifier(profile, device, reference_info, out / "reference-classifier.pt")
-    for seed in profile["seeds"]:
+    for seed in [] if args.table_only else profile["seeds"]:
         run_seed(profile, seed, {name: registry[name] for name in args.methods}, device, out, runs, reference)
-    previous = json.loads((out / "results.json").read_text()) if (out / "results.json").exists() else {}
-    reference_info = reference_info if "seconds" in reference_info else previous.get("reference", reference_info)
+    if "acsa" not in reference_info:  # nothing generated here: the reference another run recorded
+        for folder in [out, *map(Path, args.reuse)]:
+            saved = json.loads((folder / "results.json").read_text()) if (folder / "results.json").exists() else {}
+            if "acsa" in saved.get("reference", {}):
+                reference_info = saved["reference"]
+                break
     methods = [name for name in registry if any(name in rows for rows in runs.values())]
     (out / "results.json").write_text(json.dumps({"profile": args.profile, "settings": profile, "machine": machine,
                                                   "reference": reference_info, "runs": runs}, indent=2, default=str))

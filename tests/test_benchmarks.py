@@ -46,6 +46,11 @@ def test_resume_keeps_measured_rows_and_adds_methods(compare, tmp_path):
     assert set(runs) == {"none", "random oversampling"}
     assert "| random oversampling |" in (out / "table.md").read_text()
 
+    merged = tmp_path / "merged"
+    compare.main(["--profile", "smoke", "--methods", "none", "SMOTE", "--reuse", str(out), "--table-only", "--out", str(merged)])
+    rows = json.loads((merged / "results.json").read_text())["runs"]["0"]
+    assert set(rows) == {"none"} and rows["none"]["reused_from"] == str(out)  # SMOTE was not measured
+
 
 def test_quality_figures_rank_copies_above_noise():
     from quality import class_quality, frechet_distance
