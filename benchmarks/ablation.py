@@ -35,6 +35,7 @@ VARIANTS = {
     "default, blended residuals (detail blend)": deepsmote(**DEFAULT | {"detail": "blend"}),
     "default + paper penalty, lr 2e-4": deepsmote(**DEFAULT | {"penalty": "paper", "lr": 2e-4}),
     "default + fresh synthetic items every epoch": deepsmote(**DEFAULT, fresh_per_epoch=True),
+    "default, gaps in [0, 0.5) (max_gap 0.5)": deepsmote(**DEFAULT | {"max_gap": 0.5}),
     # one change from the paper's recipe
     "paper recipe + base residual (detail base)": deepsmote(**PAPER_SETTINGS | {"detail": "base"}),
 }

@@ -240,3 +240,25 @@ def test_bad_detail_is_named():
     images, labels = blob_images([30, 12])
     with pytest.raises(ValueError, match="detail"):
         _fast(detail="sharp").fit(images, labels)
+
+
+def test_max_gap_bounds_the_gaps_and_is_validated():
+    from torch_deepsmote.smote import draw_smote
+
+    table = torch.tensor([[1], [0]])
+    gaps = draw_smote(table, 2000, torch.Generator().manual_seed(0), max_gap=0.25).gap
+    assert float(gaps.max()) < 0.25 and float(gaps.max()) > 0.24
+    with pytest.raises(ValueError, match="max_gap"):
+        draw_smote(table, 3, torch.Generator(), max_gap=0.0)
+    images, labels = blob_images([30, 12])
+    with pytest.raises(ValueError, match="max_gap"):
+        _fast(max_gap=1.5).fit(images, labels)
+
+
+def test_a_tiny_max_gap_with_base_detail_approaches_random_oversampling():
+    images, labels = blob_images([30, 12])
+    sampler = _fast(max_gap=1e-6).fit(images, labels)
+    new_images, _ = sampler.sample()
+    members = images[labels == 1].int()
+    nearest = (new_images.int()[:, None] - members[None]).abs().flatten(2).amax(2).amin(1)
+    assert int(nearest.max()) <= 1  # every synthetic image is (up to rounding) a real one

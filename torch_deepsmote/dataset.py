@@ -16,7 +16,7 @@ from ._items import RawFormat
 from ._reading import read_images, read_targets
 from ._validation import check_int
 from ._strategy import resolve_sampling_strategy
-from .oversampler import DeepSMOTE
+from .oversampler import GENERATION_OPTIONS, DeepSMOTE
 from .smote import SmoteDraw
 
 __all__ = ["DeepSMOTEDataset"]
@@ -119,7 +119,7 @@ class DeepSMOTEDataset(Dataset):
         self._draws: tuple[int, SmoteDraw] | None = None
         on_cpu = self.oversampler.autoencoder_.decoder[0].weight.device.type == "cpu"
         self._cpu_state = None if on_cpu else self.oversampler.fitted_state()
-        self._detail = self.oversampler.detail
+        self._generation = {name: getattr(self.oversampler, name) for name in GENERATION_OPTIONS}
         self._worker_oversampler: DeepSMOTE | None = None
 
     # -- sizes and labels ------------------------------------------------------------
@@ -210,8 +210,8 @@ class DeepSMOTEDataset(Dataset):
         return self._worker_oversampler
 
     def _cpu_copy(self) -> DeepSMOTE:
-        """The fitted model on the CPU, with the same generation options (``detail``)."""
-        return DeepSMOTE(device="cpu", detail=self._detail).load_fitted_state(self._cpu_state)
+        """The fitted model on the CPU, with the same generation options."""
+        return DeepSMOTE(device="cpu", **self._generation).load_fitted_state(self._cpu_state)
 
     def __getstate__(self) -> dict[str, Any]:
         """Pickle without CUDA tensors: a model on the GPU travels as its CPU copy."""

@@ -35,6 +35,7 @@ DETAILS = ("none", "base", "blend")
 # The paper's training and generation recipe; the architecture defaults (width 64,
 # latent 300 / 600, batch 100, k 5) are already the paper's.
 PAPER_SETTINGS = {"penalty": "paper", "penalty_weight": 1.0, "lr": 2e-4, "detail": "none"}
+GENERATION_OPTIONS = ("detail", "max_gap")  # change the draws, not the fitted model
 MODEL_OPTIONS = ("k_neighbors", "latent_dim", "width", "epochs", "batch_size", "lr", "penalty", "penalty_weight")
 INFERENCE_BATCH = 1024
 
@@ -67,6 +68,9 @@ class DeepSMOTE(BaseEstimator):
             residual, ``D(z_new) + r_base``, so a gap of 0 gives the base image back;
             ``"blend"`` adds ``r_base + gap·(r_neighbour − r_base)``. A generation
             option: changing it does not retrain the autoencoder.
+        max_gap: gaps are drawn uniformly from ``[0, max_gap)``; with ``detail="base"``,
+            a smaller ``max_gap`` keeps synthetic images closer to their real base
+            (towards random oversampling as it nears 0). A generation option.
         knn_backend: ``"auto"``, ``"torch"`` or ``"keops"``.
         device: where the autoencoder runs; ``None`` = CUDA when available.
         random_state: int seed, ``torch.Generator`` or ``None`` (fresh entropy).
@@ -100,6 +104,7 @@ class DeepSMOTE(BaseEstimator):
         penalty: str = "none",
         penalty_weight: float = 1.0,
         detail: str = "base",
+        max_gap: float = 1.0,
         knn_backend: str = "auto",
         device: Any = None,
         random_state: int | torch.Generator | None = None,
@@ -116,6 +121,7 @@ class DeepSMOTE(BaseEstimator):
         self.penalty = penalty
         self.penalty_weight = penalty_weight
         self.detail = detail
+        self.max_gap = max_gap
         self.knn_backend = knn_backend
         self.device = device
         self.random_state = random_state
@@ -132,6 +138,7 @@ class DeepSMOTE(BaseEstimator):
         check_option("penalty", self.penalty, PENALTIES)
         check_float("penalty_weight", self.penalty_weight, minimum=0.0)
         check_option("detail", self.detail, DETAILS)
+        check_float("max_gap", self.max_gap, minimum=0.0, maximum=1.0, inclusive_minimum=False)
         check_option("knn_backend", self.knn_backend, KNN_BACKENDS)
         if self.autoencoder is not None and not isinstance(self.autoencoder, ConvAutoencoder):
             raise TypeError(
@@ -323,7 +330,7 @@ class DeepSMOTE(BaseEstimator):
 
     def draw(self, label: int, n_samples: int, generator: torch.Generator) -> SmoteDraw:
         """SMOTE triples (base, neighbour, gap) for ``n_samples`` new images of ``label``."""
-        return draw_smote(self.neighbors_[label], n_samples, generator)
+        return draw_smote(self.neighbors_[label], n_samples, generator, self.max_gap)
 
     def latents_for(self, label: int, draw: SmoteDraw) -> torch.Tensor:
         """(m, latent_dim) interpolated latents of class ``label`` for the triples ``draw``."""

@@ -13,7 +13,7 @@ from typing import NamedTuple
 
 import torch
 
-from ._validation import check_int
+from ._validation import check_float, check_int
 
 __all__ = ["SmoteDraw", "draw_smote", "interpolate", "smote_interpolate"]
 
@@ -32,18 +32,22 @@ class SmoteDraw(NamedTuple):
     gap: torch.Tensor
 
 
-def draw_smote(neighbors: torch.Tensor, n_samples: int, generator: torch.Generator) -> SmoteDraw:
+def draw_smote(
+    neighbors: torch.Tensor, n_samples: int, generator: torch.Generator, max_gap: float = 1.0
+) -> SmoteDraw:
     """Draw ``n_samples`` (base, neighbour, gap) triples from a neighbour table.
 
     Args:
         neighbors: (n, k) int64 table; row i holds the k nearest other points of i.
         n_samples: number of triples to draw.
         generator: a CPU generator; all draws come from it.
+        max_gap: gaps are uniform in ``[0, max_gap)`` (SMOTE: 1), in (0, 1].
 
     Returns:
         A :class:`SmoteDraw` with CPU tensors of length ``n_samples``.
     """
     n_samples = check_int("n_samples", n_samples, minimum=0)
+    max_gap = check_float("max_gap", max_gap, minimum=0.0, maximum=1.0, inclusive_minimum=False)
     if neighbors.ndim != 2 or neighbors.shape[0] == 0 or neighbors.shape[1] == 0:
         raise ValueError(
             f"`neighbors` must be a non-empty (n, k) table, got shape {tuple(neighbors.shape)}."
@@ -51,7 +55,7 @@ def draw_smote(neighbors: torch.Tensor, n_samples: int, generator: torch.Generat
     n_points, k = neighbors.shape
     base = torch.randint(n_points, (n_samples,), generator=generator)
     column = torch.randint(k, (n_samples,), generator=generator)
-    gap = torch.rand(n_samples, generator=generator)
+    gap = torch.rand(n_samples, generator=generator) * max_gap
     neighbor = neighbors.cpu()[base, column]
     return SmoteDraw(base, neighbor, gap)
 

@@ -158,6 +158,11 @@ def _training_layout(device: torch.device) -> torch.memory_format:
     return torch.channels_last if device.type == "cpu" else torch.contiguous_format
 
 
+def _has_fused_adam(device: torch.device) -> bool:
+    """Whether this torch has a fused Adam kernel for ``device`` (CUDA; the CPU from torch 2.4)."""
+    return device.type == "cuda" or (device.type == "cpu" and torch.__version__ >= "2.4")
+
+
 def _distributed_context() -> tuple[int, int]:
     """(rank, world size) of the running process group, or (0, 1)."""
     if torch.distributed.is_available() and torch.distributed.is_initialized():
@@ -223,7 +228,7 @@ def fit_autoencoder(
     step = _AutoencoderLoss(model, penalty)
     if world_size > 1:
         step = nn.parallel.DistributedDataParallel(step)
-    optimizer = torch.optim.Adam(model.parameters(), lr=lr, fused=device.type in ("cpu", "cuda"))
+    optimizer = torch.optim.Adam(model.parameters(), lr=lr, fused=_has_fused_adam(device))
     history: list[EpochRecord] = []
     start, identity = 0, ""
     if checkpoint is not None:
