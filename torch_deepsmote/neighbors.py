@@ -240,7 +240,7 @@ def _kneighbors_torch(points: Tensor, k: int, chunk_size: int | None) -> Tensor:
     """
     n = points.shape[0]
     rows = chunk_size or default_chunk_size(n, points.element_size())
-    sq_norms = points.square().sum(dim=1).unsqueeze(0)  # (1, n)
+    sq_norms = torch.linalg.vector_norm(points, dim=1).square_().unsqueeze(0)  # (1, n), no (n, d) temporary
     neighbours = torch.empty((n, k), dtype=torch.int64, device=points.device)
     block = points.new_empty((min(rows, n), n))  # the one score block, reused
     for start in range(0, n, rows):
