@@ -239,6 +239,9 @@ def test_prefitted_oversampler(tensor_dataset):
     fitted = DeepSMOTE(random_state=0, **FAST_OPTIONS).fit(images, labels)
     ds = DeepSMOTEDataset(tensor_dataset, oversampler=fitted)
     assert len(ds) == 90 and ds.oversampler is fitted
+    assert len(DeepSMOTEDataset(tensor_dataset, oversampler=fitted, progress=False)) == 90
+    with pytest.raises(ValueError, match="oversampler"):
+        DeepSMOTEDataset(tensor_dataset, oversampler=fitted, epochs=3)
     with pytest.raises(ValueError, match="oversampler"):
         DeepSMOTEDataset(tensor_dataset, oversampler=DeepSMOTE())
     with pytest.raises(ValueError, match="oversampler"):

@@ -93,11 +93,11 @@ class DeepSMOTEDataset(Dataset):
         base_targets = read_targets(dataset, targets, progress)
         self.raw_format, images = read_images(dataset, len(base_targets), progress)
         if oversampler is not None:
-            if options or not hasattr(oversampler, "autoencoder_"):
+            if set(options) - {"progress"} or not hasattr(oversampler, "autoencoder_"):
                 raise ValueError(
                     "`oversampler` must be a fitted DeepSMOTE given without further DeepSMOTE "
-                    f"options, got fitted={hasattr(oversampler, 'autoencoder_')} and options "
-                    f"{sorted(options)}."
+                    f"options (only `progress`), got fitted={hasattr(oversampler, 'autoencoder_')} "
+                    f"and options {sorted(options)}."
                 )
             self.oversampler, self.from_cache = oversampler, False
         else:
