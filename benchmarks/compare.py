@@ -25,6 +25,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import re
 import statistics
 import subprocess
 import sys
@@ -59,6 +60,11 @@ def load_split(profile: dict[str, Any], seed: int) -> tuple[TensorImages, Tensor
     pool, test, counts = load_demo_pool(DemoConfig(dataset=profile["dataset"], root=profile.get("root"), seed=seed))
     chosen = make_imbalanced(pool.targets, counts, random_state=seed)
     return TensorImages(pool.images[chosen], pool.targets[chosen]), pool, test
+
+
+def slug(name: str) -> str:
+    """A method's name as a file-name piece: letters, digits, '_' and '-' only."""
+    return re.sub(r"[^A-Za-z0-9-]+", "_", name).strip("_")
 
 
 def transform_for(channels: int) -> T.Compose:
@@ -139,7 +145,7 @@ def run_seed(
                                            (test.images, test.targets), device)
             if seed == profile["seeds"][0]:
                 grid = [(train.images[train.targets == c][:8], fake[fake_labels == c][:8]) for c in range(n_classes)]
-                save_class_grid(out / f"grid-{name.replace(' ', '_').replace('(', '').replace(')', '')}.png", grid)
+                save_class_grid(out / f"grid-{slug(name)}.png", grid)
         rows[name] = row
         (out / "partial.json").write_text(json.dumps(runs, indent=2, default=str))
         print(f"seed {seed} {name:<30} ACSA {100 * row['balanced']['acsa']:.2f}  "
