@@ -307,7 +307,7 @@ class DeepSMOTE(BaseEstimator):
 
     def decode(self, latents: torch.Tensor) -> torch.Tensor:
         """(M, latent_dim) latents → (M, C, H, W) CPU images in the dtype and range of ``X``."""
-        return from_network_range(self._decode_network(latents), self.dtype_)
+        return self.render(latents, None)
 
     def render(self, latents: torch.Tensor, details: torch.Tensor | None) -> torch.Tensor:
         """Decode (M, latent_dim) latents and add (M, C, H, W) ``details`` (network
