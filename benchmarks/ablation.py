@@ -17,11 +17,22 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import compare  # noqa: E402
-from methods import METHODS, deepsmote  # noqa: E402
+from methods import METHODS, Method, deepsmote  # noqa: E402
 
 from torch_deepsmote import PAPER_SETTINGS  # noqa: E402
 
 DEFAULT = {"penalty": "none", "lr": 1e-3, "detail": "base"}
+
+
+def longer_training(method: Method, factor: int) -> Method:
+    """``method`` with the profile's autoencoder epochs × ``factor``."""
+    def longer(images, labels, seed, settings, transform):
+        budget = settings["deepsmote"] | {"epochs": settings["deepsmote"]["epochs"] * factor}
+        return method(images, labels, seed, settings | {"deepsmote": budget}, transform)
+
+    longer.__doc__ = f"{method.__doc__} Autoencoder epochs × {factor}."
+    return longer
+
 
 VARIANTS = {
     **{name: METHODS[name] for name in ("none", "random oversampling", "SMOTE")},
@@ -36,6 +47,8 @@ VARIANTS = {
     "default + paper penalty, lr 2e-4": deepsmote(**DEFAULT | {"penalty": "paper", "lr": 2e-4}),
     "default + fresh synthetic items every epoch": deepsmote(**DEFAULT, fresh_per_epoch=True),
     "default, gaps in [0, 0.5) (max_gap 0.5)": deepsmote(**DEFAULT | {"max_gap": 0.5}),
+    "default, autoencoder trained 3× longer": longer_training(METHODS["DeepSMOTE (default)"], 3),
+    "default, 3× longer + fresh items every epoch": longer_training(deepsmote(**DEFAULT, fresh_per_epoch=True), 3),
     # one change from the paper's recipe
     "paper recipe + base residual (detail base)": deepsmote(**PAPER_SETTINGS | {"detail": "base"}),
 }

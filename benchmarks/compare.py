@@ -90,6 +90,24 @@ def load_previous(out: Path) -> dict[int, dict[str, Any]]:
     return runs
 
 
+def protocol(settings: dict[str, Any]) -> dict[str, Any]:
+    """The settings that make two folders' rows comparable (all but seeds and data root)."""
+    return {key: value for key, value in settings.items() if key not in ("seeds", "root")}
+
+
+def check_protocol(folder: Path, profile: dict[str, Any]) -> None:
+    """Refuse to resume or reuse ``folder`` when it was measured under another protocol."""
+    for name in ("results.json", "partial.json"):
+        saved = json.loads((folder / name).read_text()) if (folder / name).exists() else {}
+        if "runs" in saved and protocol(saved.get("settings", {})) != protocol(profile):
+            theirs, ours = protocol(saved.get("settings", {})), protocol(profile)
+            differ = sorted(key for key in theirs.keys() | ours.keys() if theirs.get(key) != ours.get(key))
+            raise SystemExit(
+                f"{folder / name} was measured with other settings ({', '.join(differ)} differ from the profile's):"
+                " its rows cannot be compared with this run's. Choose another --out, or drop it from --reuse."
+            )
+
+
 def imbalanced_test_index(labels: torch.Tensor, seed: int) -> torch.Tensor | None:
     """The paper's imbalanced test profile, where the test set holds enough images."""
     counts = torch.bincount(labels)
@@ -127,7 +145,8 @@ def run_seed(
         loader = DataLoader(dataset, batch_size=profile["batch_size"], sampler=sampler)
         model = make_classifier(profile["classifier"], channels, n_classes, seed)
         started = time.perf_counter()
-        train_classifier(model, loader, epochs=profile["epochs"], lr=profile["lr"], device=device, desc=f"{name} seed {seed}")
+        train_classifier(model, loader, epochs=profile["epochs"], lr=profile["lr"], schedule=profile["lr_schedule"],
+                         device=device, desc=f"{name} seed {seed}")
         train_seconds = time.perf_counter() - started
         predicted = predict(model, test_inputs, device=device)
         row = {
@@ -147,7 +166,7 @@ def run_seed(
                 grid = [(train.images[train.targets == c][:8], fake[fake_labels == c][:8]) for c in range(n_classes)]
                 save_class_grid(out / f"grid-{slug(name)}.png", grid)
         rows[name] = row
-        (out / "partial.json").write_text(json.dumps(runs, indent=2, default=str))
+        (out / "partial.json").write_text(json.dumps({"settings": profile, "runs": runs}, indent=2, default=str))
         print(f"seed {seed} {name:<30} ACSA {100 * row['balanced']['acsa']:.2f}  "
               f"resample {resample_seconds:.1f} s  train {train_seconds:.1f} s", flush=True)
 
@@ -168,7 +187,7 @@ def reference_classifier(profile: dict[str, Any], device: torch.device, info: di
                 info.update(saved["info"])
             else:
                 transform, started = transform_for(channels), time.perf_counter()
-                model = train_reference(pool, transform, model, profile["batch_size"], device)
+                model = train_reference(pool, transform, model, profile["batch_size"], device, profile["lr_schedule"])
                 info["seconds"], info["pool_counts"] = time.perf_counter() - started, torch.bincount(pool.targets).tolist()
                 info["acsa"] = imbalanced_report(test.targets, predict(model, transform(test.images), device=device))["acsa"]
                 atomic_save({"state": model.state_dict(), "info": dict(info)}, path)
@@ -261,6 +280,8 @@ def main(argv: list[str] | None = None, registry: dict[str, Method] = METHODS, d
     out = Path(args.out or Path(__file__).resolve().parent / "results" / f"{args.profile}-{stamp}")
     out.mkdir(parents=True, exist_ok=True)
     machine = describe_machine(device)
+    for folder in [out, *map(Path, args.reuse)]:
+        check_protocol(folder, profile)
     runs = load_previous(out)
     for folder in args.reuse:
         for seed, rows in load_previous(Path(folder)).items():

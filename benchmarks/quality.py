@@ -28,12 +28,15 @@ from torch_deepsmote.demo import TensorImages
 REFERENCE_EPOCHS = 2
 
 
-def train_reference(pool: TensorImages, transform: Callable, model: nn.Module, batch_size: int, device: Any) -> nn.Module:
+def train_reference(
+    pool: TensorImages, transform: Callable, model: nn.Module, batch_size: int, device: Any, schedule: str = "constant"
+) -> nn.Module:
     """``model`` trained on the whole balanced pool for ``REFERENCE_EPOCHS`` epochs."""
     data = TensorImages(pool.images, pool.targets, transform)
     sampler = RandomSampler(data, generator=torch.Generator().manual_seed(0))
     loader = DataLoader(data, batch_size=batch_size, sampler=sampler)
-    return train_classifier(model, loader, epochs=REFERENCE_EPOCHS, device=device, desc="reference classifier")
+    return train_classifier(model, loader, epochs=REFERENCE_EPOCHS, schedule=schedule, device=device,
+                            desc="reference classifier")
 
 
 @torch.inference_mode()

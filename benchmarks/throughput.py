@@ -312,6 +312,7 @@ def top_operators(function: Callable[[], Any], rows: int = 5) -> list[tuple[str,
 
 
 TRAININGS = ("torch_deepsmote", "previous step", "authors' step")
+SAME_OBJECTIVE = "torch_deepsmote, official penalty"  # the authors' objective, trained by fit_autoencoder
 
 
 def measure_pretraining(
@@ -350,12 +351,25 @@ def measure_pretraining(
             seconds[name].append(timed(epoch, device))
         mark[0] = time.perf_counter()
 
+    official = copy.deepcopy(ours)
     fit_autoencoder(
         ours, images, labels, epochs=args.ae_epochs, batch_size=args.ae_batch, penalty="paper", device=device,
         random_state=args.seed, progress=False, callback=run_other_epochs,
     )
+    seconds[SAME_OBJECTIVE] = []
+    mark[0] = time.perf_counter()
+
+    def time_official_epoch(record: dict[str, float]) -> None:
+        sync(device)
+        seconds[SAME_OBJECTIVE].append(time.perf_counter() - mark[0])
+        mark[0] = time.perf_counter()
+
+    fit_autoencoder(
+        official, images, labels, epochs=args.ae_epochs, batch_size=args.ae_batch, penalty="official", device=device,
+        random_state=args.seed, progress=False, callback=time_official_epoch,
+    )
     per_epoch = {name: statistics.median(values) for name, values in seconds.items()}
-    models = dict(zip(TRAININGS, (ours, previous, theirs)))
+    models = dict(zip((*TRAININGS, SAME_OBJECTIVE), (ours, previous, theirs, official)))
     mse = {
         name: {"train": reconstruction_mse(model, images, device), "held_out": reconstruction_mse(model, held_out, device)}
         for name, model in models.items()
@@ -372,7 +386,8 @@ def measure_pretraining(
         "images": len(labels), "epochs": args.ae_epochs, "batch": args.ae_batch, "steps_per_epoch": len(loader),
         "epoch_s": seconds, "median_epoch_s": per_epoch,
         "speed_up": per_epoch["authors' step"] / per_epoch["torch_deepsmote"],
-        "speed_up_over_previous": per_epoch["previous step"] / per_epoch["torch_deepsmote"], "mse": mse,
+        "speed_up_over_previous": per_epoch["previous step"] / per_epoch["torch_deepsmote"],
+        "speed_up_same_objective": per_epoch["authors' step"] / per_epoch[SAME_OBJECTIVE], "mse": mse,
         "variants": variants, "profile_of_library_step": top_operators(step),
     }
     return record, ours
@@ -558,7 +573,7 @@ def verdict(ok: bool) -> str:
 def target_rows(r: dict[str, Any]) -> list[str]:
     """The summary table: one row per target, measured against it."""
     generation, epoch, pre, knn, memory = (r[k] for k in ("generation", "epoch", "pretraining", "knn", "memory"))
-    ours_mse, previous_mse, their_mse = (pre["mse"][name]["held_out"] for name in TRAININGS)
+    ours_mse, previous_mse, their_mse, official_mse = (pre["mse"][name]["held_out"] for name in (*TRAININGS, SAME_OBJECTIVE))
     auto = [c["ratio"] for c in knn["auto_checks"].values() if c] + [e["auto_over_fastest"] for e in knn["sampled_estimates"]]
     slack = [
         (row["peak_memory_growth_bytes"] - row["torch_block_bytes"] - 2 * row["n"] * knn["arguments"]["dim"] * 4) / MiB
@@ -573,8 +588,8 @@ def target_rows(r: dict[str, Any]) -> list[str]:
         rows.append(("2", f"epoch: DeepSMOTEDataset ÷ materialised copy, {workers} worker(s)", f"{ratio:.2f}", "≤ 1.15", ratio <= TARGETS["epoch"]))
     rows += [
         ("3", "pretraining: authors' epoch ÷ fit_autoencoder epoch", f"{pre['speed_up']:.2f}", "≥ 2", pre["speed_up"] >= TARGETS["pretraining"]),
-        ("3", "held-out reconstruction MSE: fit_autoencoder vs authors' step", f"{ours_mse:.4f} vs {their_mse:.4f}", "≤ 1.02 ×",
-         ours_mse <= TARGETS["mse_ratio"] * their_mse),
+        ("3", "held-out reconstruction MSE, the authors' objective: fit_autoencoder vs authors' step", f"{official_mse:.4f} vs {their_mse:.4f}",
+         "≤ 1.02 ×", official_mse <= TARGETS["mse_ratio"] * their_mse),
         ("3", "held-out reconstruction MSE: fit_autoencoder vs its previous step", f"{ours_mse:.4f} vs {previous_mse:.4f}", "≤ 1.02 ×",
          ours_mse <= TARGETS["mse_ratio"] * previous_mse),
         ("4", "k-NN: auto ÷ faster backend, worst size", f"{max(auto):.2f}", "≤ 1.10", max(auto) <= TARGETS["knn_auto"]),
@@ -615,7 +630,10 @@ def markdown(r: dict[str, Any]) -> str:
         f"{pre['images']} images, batch {pre['batch']} ({pre['steps_per_epoch']} steps per epoch), {pre['epochs']} epochs each from the same initial"
         " weights, paper penalty for the library and its previous step (two decoder passes, default Adam and layout; the same batches and pairs),"
         " the authors' step as FACTS.md describes it; after each epoch of `fit_autoencoder` (its callback) one epoch of each of the others runs,"
-        f" so all share the same load. Speed-up over the previous step: {pre['speed_up_over_previous']:.2f}×.",
+        f" so all share the same load. Speed-up over the previous step: {pre['speed_up_over_previous']:.2f}×. The paper penalty is a different"
+        " objective from the authors' code (FACTS.md), so reconstruction quality is compared with `fit_autoencoder(penalty=\"official\")`,"
+        f" the authors' objective, trained from the same weights in a run of its own after the others: {pre['speed_up_same_objective']:.2f}×"
+        " faster than the authors' step.",
         "", "| training | s per epoch (median) | epochs s | reconstruction MSE train | held out |", "|---|---:|---|---:|---:|",
         *(f"| {name} | {pre['median_epoch_s'][name]:.2f} | {', '.join(f'{t:.2f}' for t in pre['epoch_s'][name])} |"
           f" {pre['mse'][name]['train']:.4f} | {pre['mse'][name]['held_out']:.4f} |" for name in pre["epoch_s"]),

@@ -52,6 +52,19 @@ def test_resume_keeps_measured_rows_and_adds_methods(compare, tmp_path):
     assert set(rows) == {"none"} and rows["none"]["reused_from"] == str(out)  # SMOTE was not measured
 
 
+def test_rows_measured_under_another_protocol_are_not_resumed_or_reused(compare, tmp_path):
+    out = tmp_path / "constant"
+    compare.main(["--profile", "smoke", "--methods", "none", "--out", str(out)])
+    saved = json.loads((out / "results.json").read_text())
+    saved["settings"]["lr_schedule"] = "constant"
+    (out / "results.json").write_text(json.dumps(saved))
+    with pytest.raises(SystemExit, match="lr_schedule differ from the profile's"):
+        compare.main(["--profile", "smoke", "--methods", "none", "--out", str(out)])
+    with pytest.raises(SystemExit, match="lr_schedule differ"):
+        compare.main(["--profile", "smoke", "--methods", "none", "--table-only", "--reuse", str(out),
+                      "--out", str(tmp_path / "merged")])
+
+
 def test_quality_figures_rank_copies_above_noise():
     from quality import class_quality, frechet_distance
 
@@ -96,3 +109,14 @@ def test_ablation_variants_run_and_name_the_default_recipe(compare, tmp_path):
     out = ablation.main(["--profile", "smoke", "--methods", *chosen, "--out", str(tmp_path / "ablation")])
     runs = json.loads((out / "results.json").read_text())["runs"]["0"]
     assert set(runs) == set(chosen) and all("quality" in row for row in runs.values())
+
+
+def test_longer_training_scales_only_the_autoencoder_epochs(compare):
+    import ablation
+
+    seen = []
+    longer = ablation.longer_training(lambda *args: seen.append(args[3]), 3)
+    settings = {"deepsmote": {"epochs": 10, "width": 16}, "gamo": {"steps": 5}}
+    longer(None, None, 0, settings, None)
+    assert seen == [{"deepsmote": {"epochs": 30, "width": 16}, "gamo": {"steps": 5}}]
+    assert settings["deepsmote"]["epochs"] == 10  # the profile is left as it was

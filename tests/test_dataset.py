@@ -248,6 +248,23 @@ def test_prefitted_oversampler(tensor_dataset):
         DeepSMOTEDataset(TensorDataset(images.float() / 255, labels), oversampler=fitted)
 
 
+def test_prefitted_oversampler_reads_only_the_first_image(tensor_dataset):
+    images, labels = tensor_dataset.tensors
+    fitted = DeepSMOTE(random_state=0, **FAST_OPTIONS).fit(images, labels)
+
+    class Counting(TensorDataset):
+        reads: list[int] = []
+        targets = labels
+
+        def __getitem__(self, index):
+            self.reads.append(int(index))
+            return super().__getitem__(index)
+
+    ds = DeepSMOTEDataset(Counting(images, labels), oversampler=fitted)
+    assert Counting.reads == [0]
+    assert torch.equal(ds[5][0], images[5]) and Counting.reads == [0, 5]
+
+
 def test_indices_follow_python_semantics(tensor_dataset):
     ds = _wrap(tensor_dataset)
     assert torch.equal(ds[-1][0], ds[89][0])

@@ -62,6 +62,8 @@ def test_quick_run_reports_every_section_with_ratios_of_its_own_measurements(thr
     medians = pretraining["median_epoch_s"]
     assert pretraining["speed_up"] == pytest.approx(medians["authors' step"] / medians["torch_deepsmote"])
     assert pretraining["speed_up_over_previous"] == pytest.approx(medians["previous step"] / medians["torch_deepsmote"])
+    assert pretraining["speed_up_same_objective"] == pytest.approx(medians["authors' step"] / medians["torch_deepsmote, official penalty"])
+    assert set(pretraining["mse"]) == set(pretraining["epoch_s"])
     assert all(len(seconds) == pretraining["epochs"] for seconds in pretraining["epoch_s"].values())
     assert all(math.isfinite(v) for mse in pretraining["mse"].values() for v in mse.values())
     assert [v["passes"] for v in pretraining["variants"]][:2] == [2, 1]

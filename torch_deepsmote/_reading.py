@@ -11,7 +11,7 @@ from tqdm.auto import tqdm
 from ._items import RawFormat
 from ._validation import check_labels
 
-__all__ = ["read_targets", "read_images"]
+__all__ = ["read_targets", "read_format", "read_images"]
 
 
 def read_targets(dataset: Dataset, targets: Any, progress: bool) -> torch.Tensor:
@@ -42,16 +42,21 @@ def _stored_targets(dataset: Dataset) -> Any:
     return None
 
 
-def read_images(dataset: Dataset, n_items: int, progress: bool) -> tuple[RawFormat, torch.Tensor]:
-    """The raw format and an (N, C, H, W) tensor of every base image."""
+def read_format(dataset: Dataset) -> tuple[RawFormat, Any]:
+    """The raw format of the base images, read from item 0, and that item's image."""
     first = dataset[0][0]
     try:
-        raw_format = RawFormat.of(first)
+        return RawFormat.of(first), first
     except TypeError as error:
         raise TypeError(
             f"`dataset` items must be raw images; item 0 is not ({error}). If the dataset has "
             "its own `transform`, set it to None and pass it to DeepSMOTEDataset(transform=...)."
         ) from error
+
+
+def read_images(dataset: Dataset, n_items: int, progress: bool) -> tuple[RawFormat, torch.Tensor]:
+    """The raw format and an (N, C, H, W) tensor of every base image."""
+    raw_format, first = read_format(dataset)
     images = torch.empty((n_items, *raw_format.shape), dtype=raw_format.dtype)
     for index in tqdm(range(n_items), desc="reading images", leave=False, disable=not progress):
         item = first if index == 0 else dataset[index][0]

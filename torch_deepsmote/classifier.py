@@ -14,8 +14,11 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from ._init import reset_parameters_
+from ._validation import check_option
 
-__all__ = ["SmallCNN", "train_classifier", "predict"]
+__all__ = ["SmallCNN", "SCHEDULES", "train_classifier", "predict"]
+
+SCHEDULES = ("constant", "cosine")
 
 
 class SmallCNN(nn.Module):
@@ -54,6 +57,7 @@ def train_classifier(
     *,
     epochs: int,
     lr: float = 1e-3,
+    schedule: str = "constant",
     device: Any = "cpu",
     progress: bool = True,
     desc: str = "classifier",
@@ -64,13 +68,20 @@ def train_classifier(
         model: the classifier, trained in place.
         batches: a re-iterable of ``(images (B, C, H, W), labels (B,))``, e.g. a DataLoader.
         epochs: passes over ``batches``; a batch sampler's ``set_epoch`` is called each time.
-        lr: Adam learning rate.
+        lr: Adam learning rate (the peak one with ``schedule="cosine"``).
+        schedule: ``"constant"``, or ``"cosine"``: the learning rate decays from ``lr``
+            to 0 over all steps, so the model is scored after its steps have settled
+            rather than at a full-size step (``batches`` must have a length).
         device: where to train.
         progress: show a tqdm bar.
         desc: the bar's label.
     """
+    check_option("schedule", schedule, SCHEDULES)
     model.to(device).train()
     optimizer = torch.optim.Adam(model.parameters(), lr=lr)
+    scheduler = None
+    if schedule == "cosine":
+        scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=max(1, epochs * len(batches)))
     for epoch in tqdm(range(epochs), desc=desc, unit="epoch", disable=not progress, leave=False):
         for part in (getattr(batches, "batch_sampler", None), getattr(batches, "dataset", None)):
             if hasattr(part, "set_epoch"):
@@ -80,6 +91,8 @@ def train_classifier(
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
+            if scheduler is not None:
+                scheduler.step()
     return model.eval()
 
 

@@ -13,7 +13,7 @@ from torch.utils.data import Dataset
 
 from . import cache
 from ._items import RawFormat
-from ._reading import read_images, read_targets
+from ._reading import read_format, read_images, read_targets
 from ._validation import check_int
 from ._strategy import resolve_sampling_strategy
 from .oversampler import GENERATION_OPTIONS, DeepSMOTE
@@ -91,8 +91,8 @@ class DeepSMOTEDataset(Dataset):
         self.epoch = 0
         progress = bool(options.get("progress", True))
         base_targets = read_targets(dataset, targets, progress)
-        self.raw_format, images = read_images(dataset, len(base_targets), progress)
-        if oversampler is not None:
+        if oversampler is not None:  # already fitted: only the images' format is read
+            self.raw_format = read_format(dataset)[0]
             if set(options) - {"progress"} or not hasattr(oversampler, "autoencoder_"):
                 raise ValueError(
                     "`oversampler` must be a fitted DeepSMOTE given without further DeepSMOTE "
@@ -101,6 +101,7 @@ class DeepSMOTEDataset(Dataset):
                 )
             self.oversampler, self.from_cache = oversampler, False
         else:
+            self.raw_format, images = read_images(dataset, len(base_targets), progress)
             self.oversampler = DeepSMOTE(
                 sampling_strategy,
                 k_neighbors,
