@@ -6,6 +6,7 @@ from the measurements they come from, and exact properties of the helpers.
 
 import json
 import math
+import os
 from pathlib import Path
 
 import numpy as np
@@ -57,6 +58,9 @@ def test_quick_run_reports_every_section_with_ratios_of_its_own_measurements(thr
         seconds = {r["side"]: r["epoch_s"] for r in epoch["runs"] if r["workers"] == workers}
         assert epoch["ratio_by_workers"][workers] == pytest.approx(seconds["DeepSMOTEDataset"] / seconds["materialised copy"])
     assert 0 < epoch["synthetic_items_visited"] < epoch["items"]
+    threads = {r["workers"]: r["training_threads"] for r in epoch["runs"]}
+    assert threads[0] == torch.get_num_threads()  # restored after the worker runs
+    assert threads[1] == max(1, min(threads[0], (os.cpu_count() or 1) - 1))
 
     pretraining = results["pretraining"]
     medians = pretraining["median_epoch_s"]
