@@ -99,8 +99,8 @@ def check_protocol(folder: Path, profile: dict[str, Any]) -> None:
     """Refuse to resume or reuse ``folder`` when it was measured under another protocol."""
     for name in ("results.json", "partial.json"):
         saved = json.loads((folder / name).read_text()) if (folder / name).exists() else {}
-        if "runs" in saved and protocol(saved.get("settings", {})) != protocol(profile):
-            theirs, ours = protocol(saved.get("settings", {})), protocol(profile)
+        theirs, ours = protocol(saved.get("settings", {})), protocol(profile)
+        if "runs" in saved and theirs != ours:
             differ = sorted(key for key in theirs.keys() | ours.keys() if theirs.get(key) != ours.get(key))
             raise SystemExit(
                 f"{folder / name} was measured with other settings ({', '.join(differ)} differ from the profile's):"
