@@ -47,6 +47,9 @@ VARIANTS = {
     "default + paper penalty, lr 2e-4": deepsmote(**DEFAULT | {"penalty": "paper", "lr": 2e-4}),
     "default + fresh synthetic items every epoch": deepsmote(**DEFAULT, fresh_per_epoch=True),
     "default, gaps in [0, 0.5) (max_gap 0.5)": deepsmote(**DEFAULT | {"max_gap": 0.5}),
+    "default, half the added items real copies (copy_fraction 0.5)": deepsmote(**DEFAULT, copy_fraction=0.5),
+    "default, a quarter real copies (copy_fraction 0.25)": deepsmote(**DEFAULT, copy_fraction=0.25),
+    "default, three quarters real copies (copy_fraction 0.75)": deepsmote(**DEFAULT, copy_fraction=0.75),
     "default, autoencoder trained 3× longer": longer_training(METHODS["DeepSMOTE (default)"], 3),
     # one change from the paper's recipe
     "paper recipe + base residual (detail base)": deepsmote(**PAPER_SETTINGS | {"detail": "base"}),

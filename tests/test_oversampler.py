@@ -255,6 +255,34 @@ def test_max_gap_bounds_the_gaps_and_is_validated():
         _fast(max_gap=1.5).fit(images, labels)
 
 
+def test_copy_fraction_zeroes_that_share_of_the_gaps_and_is_validated():
+    from torch_deepsmote.smote import draw_smote
+
+    table = torch.tensor([[1], [0], [0]])
+    plain = draw_smote(table, 200, torch.Generator().manual_seed(0))
+    mixed = draw_smote(table, 200, torch.Generator().manual_seed(0), copy_fraction=0.3)
+    assert int((mixed.gap == 0).sum()) == 60 and bool((mixed.gap[:60] == 0).all())
+    assert torch.equal(mixed.gap[60:], plain.gap[60:]) and torch.equal(mixed.base, plain.base)
+    assert int((plain.gap == 0).sum()) == 0
+    with pytest.raises(ValueError, match="copy_fraction"):
+        draw_smote(table, 3, torch.Generator(), copy_fraction=1.2)
+    images, labels = blob_images([30, 12])
+    with pytest.raises(ValueError, match="copy_fraction"):
+        _fast(copy_fraction=-0.1).fit(images, labels)
+
+
+def test_copy_fraction_with_base_detail_adds_real_copies():
+    images, labels = blob_images([30, 12])
+    sampler = _fast(copy_fraction=0.5).fit(images, labels)
+    new_images, _ = sampler.sample()
+    members = images[labels == 1].int()
+    nearest = (new_images.int()[:, None] - members[None]).abs().flatten(2).amax(2).amin(1)
+    assert len(nearest) == 18 and int(nearest[:9].max()) <= 1  # real images, up to rounding
+    sampler.copy_fraction = 0.0
+    interpolated, _ = sampler.sample()
+    assert torch.equal(new_images[9:], interpolated[9:])  # the rest: the same SMOTE draws
+
+
 def test_a_tiny_max_gap_with_base_detail_approaches_random_oversampling():
     images, labels = blob_images([30, 12])
     sampler = _fast(max_gap=1e-6).fit(images, labels)

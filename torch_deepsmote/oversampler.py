@@ -35,7 +35,7 @@ DETAILS = ("none", "base", "blend")
 # The paper's training and generation recipe; the architecture defaults (width 64,
 # latent 300 / 600, batch 100, k 5) are already the paper's.
 PAPER_SETTINGS = {"penalty": "paper", "penalty_weight": 1.0, "lr": 2e-4, "detail": "none"}
-GENERATION_OPTIONS = ("detail", "max_gap")  # change the draws, not the fitted model
+GENERATION_OPTIONS = ("detail", "max_gap", "copy_fraction")  # change the draws, not the fitted model
 MODEL_OPTIONS = ("k_neighbors", "latent_dim", "width", "epochs", "batch_size", "lr", "penalty", "penalty_weight")
 INFERENCE_BATCH = 1024
 
@@ -71,6 +71,9 @@ class DeepSMOTE(BaseEstimator):
         max_gap: gaps are drawn uniformly from ``[0, max_gap)``; with ``detail="base"``,
             a smaller ``max_gap`` keeps synthetic images closer to their real base
             (towards random oversampling as it nears 0). A generation option.
+        copy_fraction: the share of each class's synthetic images drawn with a gap of
+            0: with ``detail="base"`` these are copies of real images (random
+            oversampling), with ``"none"`` their reconstructions. A generation option.
         knn_backend: ``"auto"``, ``"torch"`` or ``"keops"``.
         device: where the autoencoder runs; ``None`` = CUDA when available.
         random_state: int seed, ``torch.Generator`` or ``None`` (fresh entropy).
@@ -105,6 +108,7 @@ class DeepSMOTE(BaseEstimator):
         penalty_weight: float = 1.0,
         detail: str = "base",
         max_gap: float = 1.0,
+        copy_fraction: float = 0.0,
         knn_backend: str = "auto",
         device: Any = None,
         random_state: int | torch.Generator | None = None,
@@ -122,6 +126,7 @@ class DeepSMOTE(BaseEstimator):
         self.penalty_weight = penalty_weight
         self.detail = detail
         self.max_gap = max_gap
+        self.copy_fraction = copy_fraction
         self.knn_backend = knn_backend
         self.device = device
         self.random_state = random_state
@@ -139,6 +144,7 @@ class DeepSMOTE(BaseEstimator):
         check_float("penalty_weight", self.penalty_weight, minimum=0.0)
         check_option("detail", self.detail, DETAILS)
         check_float("max_gap", self.max_gap, minimum=0.0, maximum=1.0, inclusive_minimum=False)
+        check_float("copy_fraction", self.copy_fraction, minimum=0.0, maximum=1.0)
         check_option("knn_backend", self.knn_backend, KNN_BACKENDS)
         if self.autoencoder is not None and not isinstance(self.autoencoder, ConvAutoencoder):
             raise TypeError(
@@ -330,7 +336,7 @@ class DeepSMOTE(BaseEstimator):
 
     def draw(self, label: int, n_samples: int, generator: torch.Generator) -> SmoteDraw:
         """SMOTE triples (base, neighbour, gap) for ``n_samples`` new images of ``label``."""
-        return draw_smote(self.neighbors_[label], n_samples, generator, self.max_gap)
+        return draw_smote(self.neighbors_[label], n_samples, generator, self.max_gap, self.copy_fraction)
 
     def latents_for(self, label: int, draw: SmoteDraw) -> torch.Tensor:
         """(m, latent_dim) interpolated latents of class ``label`` for the triples ``draw``."""

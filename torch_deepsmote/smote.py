@@ -33,7 +33,11 @@ class SmoteDraw(NamedTuple):
 
 
 def draw_smote(
-    neighbors: torch.Tensor, n_samples: int, generator: torch.Generator, max_gap: float = 1.0
+    neighbors: torch.Tensor,
+    n_samples: int,
+    generator: torch.Generator,
+    max_gap: float = 1.0,
+    copy_fraction: float = 0.0,
 ) -> SmoteDraw:
     """Draw ``n_samples`` (base, neighbour, gap) triples from a neighbour table.
 
@@ -42,12 +46,16 @@ def draw_smote(
         n_samples: number of triples to draw.
         generator: a CPU generator; all draws come from it.
         max_gap: gaps are uniform in ``[0, max_gap)`` (SMOTE: 1), in (0, 1].
+        copy_fraction: the first ``round(copy_fraction · n_samples)`` triples get a
+            gap of exactly 0, so they stand on their base point; in [0, 1]. The bases
+            are drawn independently of their position, so these are a uniform share.
 
     Returns:
         A :class:`SmoteDraw` with CPU tensors of length ``n_samples``.
     """
     n_samples = check_int("n_samples", n_samples, minimum=0)
     max_gap = check_float("max_gap", max_gap, minimum=0.0, maximum=1.0, inclusive_minimum=False)
+    copy_fraction = check_float("copy_fraction", copy_fraction, minimum=0.0, maximum=1.0)
     if neighbors.ndim != 2 or neighbors.shape[0] == 0 or neighbors.shape[1] == 0:
         raise ValueError(
             f"`neighbors` must be a non-empty (n, k) table, got shape {tuple(neighbors.shape)}."
@@ -56,6 +64,7 @@ def draw_smote(
     base = torch.randint(n_points, (n_samples,), generator=generator)
     column = torch.randint(k, (n_samples,), generator=generator)
     gap = torch.rand(n_samples, generator=generator) * max_gap
+    gap[: round(copy_fraction * n_samples)] = 0.0
     neighbor = neighbors.cpu()[base, column]
     return SmoteDraw(base, neighbor, gap)
 
