@@ -5,13 +5,12 @@ from __future__ import annotations
 import copy
 import os
 import warnings
-from collections import OrderedDict
 from typing import Any
 
 import torch
 from sklearn.base import BaseEstimator
 
-from . import cache
+from ._fitted_state import FittedStateMixin
 from ._convert import from_network_range, to_network_range
 from ._validation import (
     check_float,
@@ -36,11 +35,10 @@ DETAILS = ("none", "base", "blend")
 # latent 300 / 600, batch 100, k 5) are already the paper's.
 PAPER_SETTINGS = {"penalty": "paper", "penalty_weight": 1.0, "lr": 2e-4, "detail": "none"}
 GENERATION_OPTIONS = ("detail", "max_gap", "copy_fraction")  # change the draws, not the fitted model
-MODEL_OPTIONS = ("k_neighbors", "latent_dim", "width", "epochs", "batch_size", "lr", "penalty", "penalty_weight")
 INFERENCE_BATCH = 1024
 
 
-class DeepSMOTE(BaseEstimator):
+class DeepSMOTE(FittedStateMixin, BaseEstimator):
     """Oversample image classes by SMOTE in the latent space of a trained autoencoder.
 
     The autoencoder (:class:`~torch_deepsmote.ConvAutoencoder`) is trained on all
@@ -243,57 +241,6 @@ class DeepSMOTE(BaseEstimator):
             k = n_members - 1
         return kneighbors(latents, k, backend=self.knn_backend)
 
-    # -- persistence -------------------------------------------------------------
-
-    def model_config(self) -> dict[str, Any]:
-        """The options that change the fitted model, JSON-serialisable (cache keys)."""
-        self._check_params()
-        config = {name: getattr(self, name) for name in MODEL_OPTIONS}
-        config["random_state"] = _describe_random_state(self.random_state)
-        config["autoencoder"] = None if self.autoencoder is None else cache.tensor_digest(self.autoencoder.state_dict())
-        return config
-
-    def fitted_state(self) -> dict[str, Any]:
-        """Everything ``fit`` learned, as CPU tensors and plain Python values."""
-        if not hasattr(self, "autoencoder_"):
-            raise RuntimeError("This DeepSMOTE instance is not fitted yet: call `fit` first.")
-        return {
-            "architecture": {
-                "image_shape": list(self.image_shape_),
-                "latent_dim": self.autoencoder_.latent_dim,
-                "width": self.autoencoder_.width,
-            },
-            "autoencoder": {k: v.detach().cpu() for k, v in self.autoencoder_.state_dict().items()},
-            "history": self.history_,
-            "sampling_strategy": [[c, n] for c, n in self.sampling_strategy_.items()],
-            "classes": self.classes_.cpu(),
-            "dtype": str(self.dtype_).removeprefix("torch."),
-            "latents": [[c, z.cpu()] for c, z in self.latents_.items()],
-            "neighbors": [[c, nn.cpu()] for c, nn in self.neighbors_.items()],
-            "residuals": [[c, r.cpu()] for c, r in self.residuals_.items()],
-            "sample_seed": self.sample_seed_,
-        }
-
-    def load_fitted_state(self, state: dict[str, Any]) -> "DeepSMOTE":
-        """Restore what :meth:`fitted_state` returned, onto this instance's ``device``."""
-        device = resolve_device(self.device)
-        architecture = state["architecture"]
-        self.image_shape_ = tuple(architecture["image_shape"])
-        self.autoencoder_ = ConvAutoencoder(
-            self.image_shape_, architecture["latent_dim"], width=architecture["width"]
-        )
-        self.autoencoder_.load_state_dict(state["autoencoder"])
-        self.autoencoder_.to(device).eval()
-        self.history_ = list(state["history"])
-        self.sampling_strategy_ = OrderedDict((int(c), int(n)) for c, n in state["sampling_strategy"])
-        self.classes_ = state["classes"]
-        self.dtype_ = getattr(torch, state["dtype"])
-        self.latents_ = {int(c): z.to(device) for c, z in state["latents"]}
-        self.neighbors_ = {int(c): nn.to(device) for c, nn in state["neighbors"]}
-        self.residuals_ = {int(c): r.cpu() for c, r in state["residuals"]}
-        self.sample_seed_ = int(state["sample_seed"])
-        return self
-
     # -- generation --------------------------------------------------------------
 
     @torch.inference_mode()
@@ -388,9 +335,3 @@ class DeepSMOTE(BaseEstimator):
         new_images, new_labels = self._fit(images, labels, checkpoint=None).sample()
         return torch.cat([images, new_images]), torch.cat([labels, new_labels])
 
-
-def _describe_random_state(random_state: Any) -> Any:
-    """A JSON-able stand-in for ``random_state`` (a generator by its state's digest)."""
-    if isinstance(random_state, torch.Generator):
-        return "generator:" + cache.tensor_digest({"state": random_state.get_state()})
-    return random_state if random_state is None else check_int("random_state", random_state, minimum=0)
