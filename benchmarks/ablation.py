@@ -17,7 +17,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import compare  # noqa: E402
-from methods import METHODS, Method, deepsmote  # noqa: E402
+from methods import METHODS, Method, deepsmote, deferred  # noqa: E402
 
 from torch_deepsmote import PAPER_SETTINGS  # noqa: E402
 
@@ -51,6 +51,11 @@ VARIANTS = {
     "default, a quarter real copies (copy_fraction 0.25)": deepsmote(**DEFAULT, copy_fraction=0.25),
     "default, three quarters real copies (copy_fraction 0.75)": deepsmote(**DEFAULT, copy_fraction=0.75),
     "default, autoencoder trained 3× longer": longer_training(METHODS["DeepSMOTE (default)"], 3),
+    # deferred rebalancing: the classifier's first steps on the real (imbalanced) items only
+    "random oversampling, rebalanced after 1/3 of the steps": deferred(METHODS["random oversampling"], 1 / 3),
+    "default, rebalanced after 1/3 of the steps": deferred(METHODS["DeepSMOTE (default)"], 1 / 3),
+    "random oversampling, rebalanced after 2/3 of the steps": deferred(METHODS["random oversampling"], 2 / 3),
+    "default, rebalanced after 2/3 of the steps": deferred(METHODS["DeepSMOTE (default)"], 2 / 3),
     # one change from the paper's recipe
     "paper recipe + base residual (detail base)": deepsmote(**PAPER_SETTINGS | {"detail": "base"}),
 }

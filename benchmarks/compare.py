@@ -40,11 +40,10 @@ from torchvision.transforms import v2 as T
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _environment import describe_machine  # noqa: E402
-from methods import METHODS, PLAIN, Method  # noqa: E402
+from methods import METHODS, PLAIN, DeferredRebalancing, Method  # noqa: E402
 from profiles import PAPER_FMNIST, PROFILES, make_classifier  # noqa: E402
 from quality import class_quality, train_reference  # noqa: E402
 
-from torch_deepsmote import DeepSMOTEDataset  # noqa: E402
 from torch_deepsmote.cache import atomic_save  # noqa: E402
 from torch_deepsmote.classifier import predict, train_classifier  # noqa: E402
 from torch_deepsmote.datasets import MNIST_TEST_PROFILE, make_imbalanced  # noqa: E402
@@ -118,11 +117,19 @@ def imbalanced_test_index(labels: torch.Tensor, seed: int) -> torch.Tensor | Non
 
 def synthetic_images(dataset: Any, n_real: int) -> tuple[torch.Tensor, torch.Tensor]:
     """(M, C, H, W) uint8 synthetic images and their labels, whatever the method."""
-    if isinstance(dataset, DeepSMOTEDataset):
+    if hasattr(dataset, "synthetic_mask"):  # a DeepSMOTEDataset, maybe wrapped
         indices = torch.nonzero(dataset.synthetic_mask).flatten().tolist()
         items = [image for start in range(0, len(indices), 1024) for image, _ in dataset.raw_items(indices[start : start + 1024])]
         return torch.stack(items), dataset.targets[n_real:]
     return dataset.images[n_real:], dataset.targets[n_real:]
+
+
+def training_draws(dataset: Any, n_samples: int, generator: torch.Generator) -> Any:
+    """The classifier's ``n_samples`` item indices: uniform over ``dataset`` (a fresh
+    permutation each pass), or its own order for a deferred rebalancing."""
+    if isinstance(dataset, DeferredRebalancing):
+        return dataset.draws(n_samples, generator)
+    return RandomSampler(dataset, num_samples=n_samples, generator=generator)
 
 
 def run_seed(
@@ -141,7 +148,7 @@ def run_seed(
         started = time.perf_counter()
         dataset = methods[name](train.images, train.targets, seed, profile["settings"] | {"device": device}, transform)
         resample_seconds = time.perf_counter() - started
-        sampler = RandomSampler(dataset, num_samples=steps * profile["batch_size"], generator=torch.Generator().manual_seed(seed))
+        sampler = training_draws(dataset, steps * profile["batch_size"], torch.Generator().manual_seed(seed))
         loader = DataLoader(dataset, batch_size=profile["batch_size"], sampler=sampler)
         model = make_classifier(profile["classifier"], channels, n_classes, seed)
         started = time.perf_counter()

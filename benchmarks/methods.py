@@ -12,7 +12,7 @@ from typing import Any, Callable
 
 import torch
 from imblearn.over_sampling import SMOTE
-from torch.utils.data import Dataset
+from torch.utils.data import Dataset, RandomSampler
 
 from torch_deepsmote import PAPER_SETTINGS, DeepSMOTEDataset
 from torch_deepsmote.baselines.amdo import AMDO
@@ -79,6 +79,42 @@ def deepsmote(**options: Any) -> Method:
 
     method.__doc__ = f"DeepSMOTEDataset with {options}."
     return method
+
+
+class DeferredRebalancing(Dataset):
+    """A method's training set whose first ``warmup`` share of draws come from the real
+    items only (the imbalanced data), the rest from every item: deferred re-sampling
+    (Cao et al., 2019). Reading and attributes pass through to ``dataset``, whose first
+    ``n_real`` items must be the real ones (true of every method here)."""
+
+    def __init__(self, dataset: Dataset, n_real: int, warmup: float) -> None:
+        self.dataset, self.n_real, self.warmup = dataset, n_real, warmup
+
+    def __len__(self) -> int:
+        return len(self.dataset)
+
+    def __getitem__(self, index: int) -> Any:
+        return self.dataset[index]
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.__dict__["dataset"], name)
+
+    def draws(self, n_samples: int, generator: torch.Generator) -> list[int]:
+        """``n_samples`` item indices: the warm-up share from the real items, then all."""
+        n_warmup = round(self.warmup * n_samples)
+        real = RandomSampler(range(self.n_real), num_samples=n_warmup, generator=generator)
+        every = RandomSampler(self.dataset, num_samples=n_samples - n_warmup, generator=generator)
+        return [*real, *every]
+
+
+def deferred(method: Method, warmup: float) -> Method:
+    """``method`` whose classifier sees only the real items for the first ``warmup``
+    share of its steps (see :class:`DeferredRebalancing`)."""
+    def deferred_method(images, labels, seed, settings, transform) -> Dataset:
+        return DeferredRebalancing(method(images, labels, seed, settings, transform), len(labels), warmup)
+
+    deferred_method.__doc__ = f"{method.__doc__} Rebalanced after {warmup:.0%} of the steps."
+    return deferred_method
 
 
 def _amdo(seed, settings):

@@ -120,3 +120,29 @@ def test_longer_training_scales_only_the_autoencoder_epochs(compare):
     longer(None, None, 0, settings, None)
     assert seen == [{"deepsmote": {"epochs": 30, "width": 16}, "gamo": {"steps": 5}}]
     assert settings["deepsmote"]["epochs"] == 10  # the profile is left as it was
+
+
+def test_deferred_rebalancing_draws_only_real_items_first(compare):
+    from methods import deferred, random_oversampling
+
+    labels = torch.tensor([0] * 12 + [1] * 3)
+    images = torch.arange(15, dtype=torch.uint8).reshape(15, 1, 1, 1)
+    method = deferred(random_oversampling, 0.25)
+    dataset = method(images, labels, 0, {}, None)
+    assert len(dataset) == 24 and dataset.targets.tolist().count(1) == 12  # balanced items
+    draws = compare.training_draws(dataset, 400, torch.Generator().manual_seed(1))
+    assert len(draws) == 400
+    assert max(draws[:100]) < 15 and sorted(set(draws[:100])) == list(range(15))  # real, each seen
+    assert max(draws[100:]) >= 15  # then the copies too
+    assert draws == compare.training_draws(dataset, 400, torch.Generator().manual_seed(1))
+    plain = compare.training_draws(random_oversampling(images, labels, 0, {}, None), 400, torch.Generator())
+    assert len(list(plain)) == 400
+
+
+def test_ablation_runs_a_deferred_deepsmote_with_its_quality_scored(compare, tmp_path):
+    import ablation
+
+    name = "default, rebalanced after 1/3 of the steps"
+    out = ablation.main(["--profile", "smoke", "--methods", name, "--out", str(tmp_path / "deferred")])
+    row = json.loads((out / "results.json").read_text())["runs"]["0"][name]
+    assert row["quality"] and 0.0 < row["balanced"]["acsa"] <= 1.0
