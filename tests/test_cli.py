@@ -107,7 +107,9 @@ def test_recipe_flags_reach_the_oversampler(tmp_path, monkeypatch):
     assert main(grid) == 0
     assert main([*grid, "--paper-recipe"]) == 0
     assert main([*grid, "--paper-recipe", "--detail", "blend"]) == 0
-    default, paper, blended = seen
+    assert main([*grid, "--copy-fraction", "0.5"]) == 0
+    default, paper, blended, mixed = seen
+    assert (default["copy_fraction"], mixed["copy_fraction"]) == (0.0, 0.5)
     assert (default["penalty"], default["detail"], default["lr"]) == ("none", "base", 1e-3)
     assert {k: paper[k] for k in PAPER_SETTINGS} == PAPER_SETTINGS
     assert {k: blended[k] for k in PAPER_SETTINGS} == PAPER_SETTINGS | {"detail": "blend"}

@@ -46,6 +46,8 @@ def _add_source_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--root", default=None, help="where --dataset's files are")
     parser.add_argument("--epochs", type=int, default=50, help="autoencoder epochs (default 50)")
     parser.add_argument("--k-neighbors", type=int, default=5)
+    parser.add_argument("--copy-fraction", type=float, default=0.0,
+                        help="share of the added images that are copies of real ones (default 0)")
     _add_model_options(parser)
 
 
@@ -94,6 +96,7 @@ def _wrap(args: argparse.Namespace, base: object) -> DeepSMOTEDataset:
         device=args.device,
         cache_dir=args.cache_dir,
         epochs=args.epochs,
+        copy_fraction=args.copy_fraction,
         progress=not args.quiet,
         **recipe_options(args.paper_recipe, penalty=args.penalty, detail=args.detail),
     )
