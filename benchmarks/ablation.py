@@ -49,7 +49,6 @@ VARIANTS = {
     "default, gaps in [0, 0.5) (max_gap 0.5)": deepsmote(**DEFAULT | {"max_gap": 0.5}),
     "default, half the added items real copies (copy_fraction 0.5)": deepsmote(**DEFAULT, copy_fraction=0.5),
     "default, a quarter real copies (copy_fraction 0.25)": deepsmote(**DEFAULT, copy_fraction=0.25),
-    "default, three quarters real copies (copy_fraction 0.75)": deepsmote(**DEFAULT, copy_fraction=0.75),
     "default, autoencoder trained 3× longer": longer_training(METHODS["DeepSMOTE (default)"], 3),
     # deferred rebalancing: the classifier's first steps on the real (imbalanced) items only
     "random oversampling, rebalanced after 1/3 of the steps": deferred(METHODS["random oversampling"], 1 / 3),

@@ -10,8 +10,8 @@ from typing import Any
 import torch
 from sklearn.base import BaseEstimator
 
-from ._fitted_state import FittedStateMixin
 from ._convert import from_network_range, to_network_range
+from ._fitted_state import FittedStateMixin
 from ._validation import (
     check_float,
     check_generator,
