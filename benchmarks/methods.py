@@ -97,7 +97,9 @@ class DeferredRebalancing(Dataset):
         return self.dataset[index]
 
     def __getattr__(self, name: str) -> Any:
-        return getattr(self.__dict__["dataset"], name)
+        if name == "dataset":  # not set yet (while unpickling): no recursion
+            raise AttributeError(name)
+        return getattr(self.dataset, name)
 
     def draws(self, n_samples: int, generator: torch.Generator) -> list[int]:
         """``n_samples`` item indices: the warm-up share from the real items, then all."""

@@ -1,6 +1,7 @@
 """The benchmark's smoke profile runs end to end (every method, digits, seconds)."""
 
 import json
+import pickle
 from pathlib import Path
 
 import pytest
@@ -135,6 +136,7 @@ def test_deferred_rebalancing_draws_only_real_items_first(compare):
     assert max(draws[:100]) < 15 and sorted(set(draws[:100])) == list(range(15))  # real, each seen
     assert max(draws[100:]) >= 15  # then the copies too
     assert draws == compare.training_draws(dataset, 400, torch.Generator().manual_seed(1))
+    assert pickle.loads(pickle.dumps(dataset)).targets.tolist() == dataset.targets.tolist()
     plain = compare.training_draws(random_oversampling(images, labels, 0, {}, None), 400, torch.Generator())
     assert len(list(plain)) == 400
 
