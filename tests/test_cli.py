@@ -88,7 +88,7 @@ def test_generate_from_a_tensor_dataset_writes_grey_pngs(tmp_path):
         assert image.mode == "L" and image.size == (8, 8)
 
 
-def test_recipe_flags_reach_the_oversampler(tmp_path, monkeypatch):
+def test_recipe_flags_reach_the_oversampler(tmp_path, monkeypatch, capsys):
     import torch_deepsmote.cli as cli
     from torch_deepsmote import PAPER_SETTINGS
 
@@ -107,9 +107,14 @@ def test_recipe_flags_reach_the_oversampler(tmp_path, monkeypatch):
     assert main(grid) == 0
     assert main([*grid, "--paper-recipe"]) == 0
     assert main([*grid, "--paper-recipe", "--detail", "blend"]) == 0
-    assert main([*grid, "--copy-fraction", "0.5"]) == 0
+    assert main([*grid, "--copy-fraction", "0.5", "--max-gap", "0.25"]) == 0
     default, paper, blended, mixed = seen
-    assert (default["copy_fraction"], mixed["copy_fraction"]) == (0.0, 0.5)
+    assert (default["copy_fraction"], default["max_gap"]) == (0.0, 1.0)
+    assert (mixed["copy_fraction"], mixed["max_gap"]) == (0.5, 0.25)
+    for flag, value in (("--copy-fraction", "1.5"), ("--max-gap", "0"), ("--copy-fraction", "half")):
+        with pytest.raises(SystemExit):
+            main([*grid, flag, value])
+        assert f"argument {flag}: must be a number in" in capsys.readouterr().err
     assert (default["penalty"], default["detail"], default["lr"]) == ("none", "base", 1e-3)
     assert {k: paper[k] for k in PAPER_SETTINGS} == PAPER_SETTINGS
     assert {k: blended[k] for k in PAPER_SETTINGS} == PAPER_SETTINGS | {"detail": "blend"}

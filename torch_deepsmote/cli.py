@@ -10,7 +10,7 @@ import sys
 import tempfile
 from collections import Counter
 from pathlib import Path
-from typing import Sequence
+from typing import Callable, Sequence
 
 from PIL import Image
 from torchvision.datasets import ImageFolder
@@ -39,6 +39,20 @@ def _add_model_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--detail", default=None, choices=DETAILS, help="override the recipe's detail")
 
 
+def _share(*, zero_allowed: bool) -> Callable[[str], float]:
+    """An argparse type: a number in [0, 1], or in (0, 1] when 0 is not allowed."""
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            value = float("nan")
+        if not (0.0 <= value <= 1.0) or (value == 0.0 and not zero_allowed):
+            raise argparse.ArgumentTypeError(f"must be a number in {'[' if zero_allowed else '('}0, 1], got {text!r}")
+        return value
+
+    return parse
+
+
 def _add_source_options(parser: argparse.ArgumentParser) -> None:
     source = parser.add_mutually_exclusive_group(required=True)
     source.add_argument("--image-folder", help="an ImageFolder tree: DIR/<class>/<image>")
@@ -46,8 +60,10 @@ def _add_source_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--root", default=None, help="where --dataset's files are")
     parser.add_argument("--epochs", type=int, default=50, help="autoencoder epochs (default 50)")
     parser.add_argument("--k-neighbors", type=int, default=5)
-    parser.add_argument("--copy-fraction", type=float, default=0.0,
+    parser.add_argument("--copy-fraction", type=_share(zero_allowed=True), default=0.0,
                         help="share of the added images that are copies of real ones (default 0)")
+    parser.add_argument("--max-gap", type=_share(zero_allowed=False), default=1.0,
+                        help="interpolation gaps are drawn from [0, max-gap) (default 1)")
     _add_model_options(parser)
 
 
@@ -97,6 +113,7 @@ def _wrap(args: argparse.Namespace, base: object) -> DeepSMOTEDataset:
         cache_dir=args.cache_dir,
         epochs=args.epochs,
         copy_fraction=args.copy_fraction,
+        max_gap=args.max_gap,
         progress=not args.quiet,
         **recipe_options(args.paper_recipe, penalty=args.penalty, detail=args.detail),
     )
