@@ -111,10 +111,14 @@ def test_recipe_flags_reach_the_oversampler(tmp_path, monkeypatch, capsys):
     default, paper, blended, mixed = seen
     assert (default["copy_fraction"], default["max_gap"]) == (0.0, 1.0)
     assert (mixed["copy_fraction"], mixed["max_gap"]) == (0.5, 0.25)
-    for flag, value in (("--copy-fraction", "1.5"), ("--max-gap", "0"), ("--copy-fraction", "half")):
+    for flag, value, says in (
+        ("--copy-fraction", "1.5", "`copy_fraction` must be a finite number in [0.0, 1.0], got 1.5"),
+        ("--max-gap", "0", "`max_gap` must be a finite number in (0.0, 1.0], got 0.0"),
+        ("--copy-fraction", "half", "`copy_fraction` must be a real number, got 'half' (type str)"),
+    ):
         with pytest.raises(SystemExit):
             main([*grid, flag, value])
-        assert f"argument {flag}: must be a number in" in capsys.readouterr().err
+        assert f"argument {flag}: {says}" in capsys.readouterr().err
     assert (default["penalty"], default["detail"], default["lr"]) == ("none", "base", 1e-3)
     assert {k: paper[k] for k in PAPER_SETTINGS} == PAPER_SETTINGS
     assert {k: blended[k] for k in PAPER_SETTINGS} == PAPER_SETTINGS | {"detail": "blend"}

@@ -10,12 +10,13 @@ import sys
 import tempfile
 from collections import Counter
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Any, Callable, Sequence
 
 from PIL import Image
 from torchvision.datasets import ImageFolder
 
 from ._items import RawFormat
+from ._validation import check_float
 from .dataset import DeepSMOTEDataset
 from .datasets import DATASET_NAMES
 from .demo import METHODS, SCORES, DemoConfig, grid_rows, load_demo_data, recipe_options, run_demo
@@ -39,16 +40,17 @@ def _add_model_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--detail", default=None, choices=DETAILS, help="override the recipe's detail")
 
 
-def _share(*, zero_allowed: bool) -> Callable[[str], float]:
-    """An argparse type: a number in [0, 1], or in (0, 1] when 0 is not allowed."""
+def _checked_float(name: str, **bounds: Any) -> Callable[[str], float]:
+    """An argparse type: the number given, checked as the library checks ``name``."""
     def parse(text: str) -> float:
         try:
-            value = float(text)
+            value: Any = float(text)
         except ValueError:
-            value = float("nan")
-        if not (0.0 <= value <= 1.0) or (value == 0.0 and not zero_allowed):
-            raise argparse.ArgumentTypeError(f"must be a number in {'[' if zero_allowed else '('}0, 1], got {text!r}")
-        return value
+            value = text  # check_float names what it received
+        try:
+            return check_float(name, value, **bounds)
+        except (TypeError, ValueError) as error:
+            raise argparse.ArgumentTypeError(str(error)) from None
 
     return parse
 
@@ -60,9 +62,11 @@ def _add_source_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--root", default=None, help="where --dataset's files are")
     parser.add_argument("--epochs", type=int, default=50, help="autoencoder epochs (default 50)")
     parser.add_argument("--k-neighbors", type=int, default=5)
-    parser.add_argument("--copy-fraction", type=_share(zero_allowed=True), default=0.0,
+    share = _checked_float("copy_fraction", minimum=0.0, maximum=1.0)
+    parser.add_argument("--copy-fraction", type=share, default=0.0,
                         help="share of the added images that are copies of real ones (default 0)")
-    parser.add_argument("--max-gap", type=_share(zero_allowed=False), default=1.0,
+    gap = _checked_float("max_gap", minimum=0.0, maximum=1.0, inclusive_minimum=False)
+    parser.add_argument("--max-gap", type=gap, default=1.0,
                         help="interpolation gaps are drawn from [0, max-gap) (default 1)")
     _add_model_options(parser)
 
