@@ -49,6 +49,14 @@ VARIANTS = {
     "default, gaps in [0, 0.5) (max_gap 0.5)": deepsmote(**DEFAULT | {"max_gap": 0.5}),
     "default, half the added items real copies (copy_fraction 0.5)": deepsmote(**DEFAULT, copy_fraction=0.5),
     "default, a quarter real copies (copy_fraction 0.25)": deepsmote(**DEFAULT, copy_fraction=0.25),
+    # variation borrowed from every class (variation_transfer, see torch_deepsmote.variations)
+    "default + borrowed variation (variation_transfer 1)": deepsmote(**DEFAULT, variation_transfer=1.0),
+    "real copies + borrowed variation (copy_fraction 1, variation_transfer 1)":
+        deepsmote(**DEFAULT, copy_fraction=1.0, variation_transfer=1.0),
+    "half copies + borrowed variation (copy_fraction 0.5, variation_transfer 1)":
+        deepsmote(**DEFAULT, copy_fraction=0.5, variation_transfer=1.0),
+    "real copies + borrowed variation, fresh every epoch":
+        deepsmote(**DEFAULT, copy_fraction=1.0, variation_transfer=1.0, fresh_per_epoch=True),
     "default, autoencoder trained 3× longer": longer_training(METHODS["DeepSMOTE (default)"], 3),
     # deferred rebalancing: the classifier's first steps on the real (imbalanced) items only
     "random oversampling, rebalanced after 1/3 of the steps": deferred(METHODS["random oversampling"], 1 / 3),

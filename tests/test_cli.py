@@ -107,14 +107,15 @@ def test_recipe_flags_reach_the_oversampler(tmp_path, monkeypatch, capsys):
     assert main(grid) == 0
     assert main([*grid, "--paper-recipe"]) == 0
     assert main([*grid, "--paper-recipe", "--detail", "blend"]) == 0
-    assert main([*grid, "--copy-fraction", "0.5", "--max-gap", "0.25"]) == 0
+    assert main([*grid, "--copy-fraction", "0.5", "--max-gap", "0.25", "--variation-transfer", "2"]) == 0
     default, paper, blended, mixed = seen
-    assert (default["copy_fraction"], default["max_gap"]) == (0.0, 1.0)
-    assert (mixed["copy_fraction"], mixed["max_gap"]) == (0.5, 0.25)
+    assert (default["copy_fraction"], default["max_gap"], default["variation_transfer"]) == (0.0, 1.0, 0.0)
+    assert (mixed["copy_fraction"], mixed["max_gap"], mixed["variation_transfer"]) == (0.5, 0.25, 2.0)
     for flag, value, says in (
         ("--copy-fraction", "1.5", "`copy_fraction` must be a finite number in [0.0, 1.0], got 1.5"),
         ("--max-gap", "0", "`max_gap` must be a finite number in (0.0, 1.0], got 0.0"),
         ("--copy-fraction", "half", "`copy_fraction` must be a real number, got 'half' (type str)"),
+        ("--variation-transfer", "-1", "`variation_transfer` must be a finite number in [0.0, inf], got -1.0"),
     ):
         with pytest.raises(SystemExit):
             main([*grid, flag, value])

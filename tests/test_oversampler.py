@@ -202,7 +202,8 @@ def _draw_with_gap(sampler, label, gap):
 
     n = sampler.latents_[label].shape[0]
     base = torch.arange(n)
-    return SmoteDraw(base, sampler.neighbors_[label][:, 0].cpu(), torch.full((n,), float(gap)))
+    no_variation = (torch.zeros(n, dtype=torch.long), torch.zeros(n))
+    return SmoteDraw(base, sampler.neighbors_[label][:, 0].cpu(), torch.full((n,), float(gap)), *no_variation)
 
 
 @pytest.mark.parametrize("detail", ["base", "blend"])
@@ -290,3 +291,30 @@ def test_a_tiny_max_gap_with_base_detail_approaches_random_oversampling():
     members = images[labels == 1].int()
     nearest = (new_images.int()[:, None] - members[None]).abs().flatten(2).amax(2).amin(1)
     assert int(nearest.max()) <= 1  # every synthetic image is (up to rounding) a real one
+
+
+def test_variation_transfer_borrows_from_every_class_and_is_a_generation_option():
+    images, labels = blob_images([30, 12, 9])
+    sampler = _fast(sampling_strategy="minority").fit(images, labels)
+    assert sampler.variations_.shape == (51 * 5, 8)  # every class's pairs, not the minority's alone
+    plain = sampler.sample()[0]
+    plain_draw = sampler.draw(2, 21, torch.Generator().manual_seed(1))
+    sampler.variation_transfer = 1.0  # no refit needed
+    borrowed_draw = sampler.draw(2, 21, torch.Generator().manual_seed(1))
+    assert not torch.equal(sampler.latents_for(2, borrowed_draw), sampler.latents_for(2, plain_draw))
+    assert torch.equal(sampler.sample()[0], sampler.sample()[0])
+    sampler.variation_transfer = 0.0
+    assert torch.equal(sampler.sample()[0], plain)
+    with pytest.raises(ValueError, match="variation_transfer"):
+        _fast(variation_transfer=-0.5).fit(images, labels)
+
+
+def test_variation_transfer_moves_each_latent_by_its_weighted_borrowed_step():
+    images, labels = blob_images([30, 12])
+    sampler = _fast(variation_transfer=2.0).fit(images, labels)
+    draw = sampler.draw(1, 40, torch.Generator().manual_seed(0))
+    assert float(draw.strength.max()) < 2.0 and len(draw.strength.unique()) == 40
+    moved = sampler.latents_for(1, draw)
+    still = sampler.latents_for(1, draw._replace(strength=torch.zeros(40)))
+    step = draw.strength.unsqueeze(1) * sampler.variations_[draw.variation]
+    torch.testing.assert_close(moved - still, step)

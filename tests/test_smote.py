@@ -3,7 +3,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from torch_deepsmote.smote import draw_smote, smote_interpolate
+from torch_deepsmote.smote import SmoteDraw, draw_smote, interpolate, smote_interpolate
 
 
 def _segment_parameter(point, start, end):
@@ -64,3 +64,34 @@ def test_errors_name_the_parameter():
         draw_smote(torch.zeros((2, 1), dtype=torch.long), -1, torch.Generator())
     with pytest.raises(ValueError, match="latents"):
         smote_interpolate(torch.zeros(3, 2), torch.zeros((2, 1), dtype=torch.long), 1, torch.Generator())
+
+
+def test_variation_draws_come_after_the_smote_draws_and_stay_in_range():
+    neighbors = torch.tensor([[1, 2], [0, 2], [0, 1]])
+    plain = draw_smote(neighbors, 500, torch.Generator().manual_seed(5))
+    borrowed = draw_smote(neighbors, 500, torch.Generator().manual_seed(5), n_variations=7, variation_transfer=0.5)
+    assert all(torch.equal(a, b) for a, b in zip(plain[:3], borrowed[:3]))  # the same SMOTE samples
+    assert not bool(plain.strength.any()) and not bool(plain.variation.any())
+    assert set(borrowed.variation.tolist()) == set(range(7))
+    assert float(borrowed.strength.min()) >= 0 and 0.49 < float(borrowed.strength.max()) < 0.5
+    with pytest.raises(ValueError, match="variation_transfer"):
+        draw_smote(neighbors, 3, torch.Generator(), variation_transfer=-1.0)
+    with pytest.raises(ValueError, match="n_variations"):
+        draw_smote(neighbors, 3, torch.Generator(), variation_transfer=1.0)
+
+
+def test_interpolate_adds_the_weighted_variation():
+    latents = torch.tensor([[0.0, 0.0], [2.0, 0.0]])
+    pool = torch.tensor([[0.0, 1.0], [0.0, 10.0]])
+    draw = SmoteDraw(
+        base=torch.tensor([0, 1]),
+        neighbor=torch.tensor([1, 0]),
+        gap=torch.tensor([0.5, 0.0]),
+        variation=torch.tensor([1, 0]),
+        strength=torch.tensor([0.25, 2.0]),
+    )
+    assert torch.equal(interpolate(latents, draw, pool), torch.tensor([[1.0, 2.5], [2.0, 2.0]]))
+    with pytest.raises(ValueError, match="variations"):
+        interpolate(latents, draw)
+    no_strength = draw._replace(strength=torch.zeros(2))
+    assert torch.equal(interpolate(latents, no_strength), torch.tensor([[1.0, 0.0], [2.0, 0.0]]))

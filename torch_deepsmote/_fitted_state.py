@@ -12,7 +12,8 @@ from ._validation import check_int, resolve_device
 from .autoencoder import ConvAutoencoder
 
 # The options that change the fitted model (and so key the cache); the generation
-# options (``detail``, ``max_gap``, ``copy_fraction``) only change the draws.
+# options (``detail``, ``max_gap``, ``copy_fraction``, ``variation_transfer``) only
+# change the draws.
 MODEL_OPTIONS = ("k_neighbors", "latent_dim", "width", "epochs", "batch_size", "lr", "penalty", "penalty_weight")
 
 
@@ -45,6 +46,7 @@ class FittedStateMixin:
             "latents": [[c, z.cpu()] for c, z in self.latents_.items()],
             "neighbors": [[c, nn.cpu()] for c, nn in self.neighbors_.items()],
             "residuals": [[c, r.cpu()] for c, r in self.residuals_.items()],
+            "variations": self.variations_.cpu(),
             "sample_seed": self.sample_seed_,
         }
 
@@ -65,6 +67,7 @@ class FittedStateMixin:
         self.latents_ = {int(c): z.to(device) for c, z in state["latents"]}
         self.neighbors_ = {int(c): nn.to(device) for c, nn in state["neighbors"]}
         self.residuals_ = {int(c): r.cpu() for c, r in state["residuals"]}
+        self.variations_ = state["variations"].to(device)
         self.sample_seed_ = int(state["sample_seed"])
         return self
 

@@ -68,6 +68,9 @@ def _add_source_options(parser: argparse.ArgumentParser) -> None:
     gap = _checked_float("max_gap", minimum=0.0, maximum=1.0, inclusive_minimum=False)
     parser.add_argument("--max-gap", type=gap, default=1.0,
                         help="interpolation gaps are drawn from [0, max-gap) (default 1)")
+    transfer = _checked_float("variation_transfer", minimum=0.0)
+    parser.add_argument("--variation-transfer", type=transfer, default=0.0,
+                        help="weight of the within-class variation borrowed from any class (default 0)")
     _add_model_options(parser)
 
 
@@ -118,6 +121,7 @@ def _wrap(args: argparse.Namespace, base: object) -> DeepSMOTEDataset:
         epochs=args.epochs,
         copy_fraction=args.copy_fraction,
         max_gap=args.max_gap,
+        variation_transfer=args.variation_transfer,
         progress=not args.quiet,
         **recipe_options(args.paper_recipe, penalty=args.penalty, detail=args.detail),
     )

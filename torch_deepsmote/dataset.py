@@ -64,7 +64,8 @@ class DeepSMOTEDataset(Dataset):
         fresh_per_epoch: draw new synthetic items each epoch (``set_epoch``).
         oversampler: an already fitted :class:`DeepSMOTE` to use instead of training.
         **options: further :class:`DeepSMOTE` options (``epochs``, ``latent_dim``,
-            ``penalty``, ``detail``, ``max_gap``, ``copy_fraction``, ``knn_backend``, ``progress``, ...;
+            ``penalty``, ``detail``, ``max_gap``, ``copy_fraction``, ``variation_transfer``, ``knn_backend``,
+            ``progress``, ...;
             ``**PAPER_SETTINGS`` for the paper's recipe).
     """
 

@@ -26,6 +26,7 @@ from .autoencoder import ConvAutoencoder
 from .neighbors import kneighbors
 from .smote import SmoteDraw, draw_smote, interpolate
 from .training import PENALTIES, fit_autoencoder
+from .variations import variation_pool
 
 __all__ = ["DeepSMOTE", "DETAILS", "KNN_BACKENDS", "PAPER_SETTINGS"]
 
@@ -34,7 +35,7 @@ DETAILS = ("none", "base", "blend")
 # The paper's training and generation recipe; the architecture defaults (width 64,
 # latent 300 / 600, batch 100, k 5) are already the paper's.
 PAPER_SETTINGS = {"penalty": "paper", "penalty_weight": 1.0, "lr": 2e-4, "detail": "none"}
-GENERATION_OPTIONS = ("detail", "max_gap", "copy_fraction")  # change the draws, not the fitted model
+GENERATION_OPTIONS = ("detail", "max_gap", "copy_fraction", "variation_transfer")  # change the draws, not the fitted model
 INFERENCE_BATCH = 1024
 
 
@@ -72,6 +73,10 @@ class DeepSMOTE(FittedStateMixin, BaseEstimator):
         copy_fraction: the share of each class's synthetic images drawn with a gap of
             0: with ``detail="base"`` these are copies of real images (random
             oversampling), with ``"none"`` their reconstructions. A generation option.
+        variation_transfer: how far each synthetic latent moves along a variation
+            borrowed from any class: ``z_new + u·s·(z_j − z_i)`` for a random pair of
+            same-class neighbours (i, j), ``u ~ U[0, 1)``, ``s = variation_transfer``
+            (see :mod:`.variations`); 0 borrows nothing. A generation option.
         knn_backend: ``"auto"``, ``"torch"`` or ``"keops"``.
         device: where the autoencoder runs; ``None`` = CUDA when available.
         random_state: int seed, ``torch.Generator`` or ``None`` (fresh entropy).
@@ -86,6 +91,8 @@ class DeepSMOTE(FittedStateMixin, BaseEstimator):
         history_: per-epoch loss records from :func:`fit_autoencoder`.
         latents_: dict class → (n_c, latent_dim) latents of each class to grow.
         neighbors_: dict class → (n_c, k_c) int64 same-class neighbour table.
+        variations_: (V, latent_dim) within-class neighbour differences of every
+            class (:func:`~torch_deepsmote.variations.variation_pool`).
         residuals_: dict class → (n_c, C, H, W) float16 CPU reconstruction residuals
             ``x − D(E(x))`` in the network's [-1, 1] scale (used by ``detail``).
         image_shape_: ``(C, H, W)``; ``dtype_``: dtype of ``X`` (and of the output).
@@ -107,6 +114,7 @@ class DeepSMOTE(FittedStateMixin, BaseEstimator):
         detail: str = "base",
         max_gap: float = 1.0,
         copy_fraction: float = 0.0,
+        variation_transfer: float = 0.0,
         knn_backend: str = "auto",
         device: Any = None,
         random_state: int | torch.Generator | None = None,
@@ -125,6 +133,7 @@ class DeepSMOTE(FittedStateMixin, BaseEstimator):
         self.detail = detail
         self.max_gap = max_gap
         self.copy_fraction = copy_fraction
+        self.variation_transfer = variation_transfer
         self.knn_backend = knn_backend
         self.device = device
         self.random_state = random_state
@@ -143,6 +152,7 @@ class DeepSMOTE(FittedStateMixin, BaseEstimator):
         check_option("detail", self.detail, DETAILS)
         check_float("max_gap", self.max_gap, minimum=0.0, maximum=1.0, inclusive_minimum=False)
         check_float("copy_fraction", self.copy_fraction, minimum=0.0, maximum=1.0)
+        check_float("variation_transfer", self.variation_transfer, minimum=0.0)
         check_option("knn_backend", self.knn_backend, KNN_BACKENDS)
         if self.autoencoder is not None and not isinstance(self.autoencoder, ConvAutoencoder):
             raise TypeError(
@@ -197,13 +207,18 @@ class DeepSMOTE(FittedStateMixin, BaseEstimator):
             checkpoint=checkpoint,
         )
         self.autoencoder_.to(device).eval()
-        self.latents_, self.neighbors_, self.residuals_ = {}, {}, {}
-        for label, n_new in self.sampling_strategy_.items():
-            if n_new > 0:
-                members = network_images[labels == label]
-                self.latents_[label] = self.encode(members)
-                self.neighbors_[label] = self._class_neighbors(label, self.latents_[label])
-                self.residuals_[label] = (members - self._decode_network(self.latents_[label])).half()
+        members = {label: network_images[labels == label] for label in self.classes_.tolist()}
+        latents = {label: self.encode(images) for label, images in members.items()}
+        neighbors = {label: self._class_neighbors(z) for label, z in latents.items()}
+        self.variations_ = variation_pool(latents, neighbors)
+        grown = [label for label, n_new in self.sampling_strategy_.items() if n_new > 0]
+        for label in grown:
+            _warn_if_small(label, len(latents[label]), self.k_neighbors)
+        self.latents_ = {label: latents[label] for label in grown}
+        self.neighbors_ = {label: neighbors[label] for label in grown}
+        self.residuals_ = {
+            label: (members[label] - self._decode_network(latents[label])).half() for label in grown
+        }
         return self
 
     def _initial_autoencoder(self, seed: int) -> ConvAutoencoder:
@@ -219,27 +234,13 @@ class DeepSMOTE(FittedStateMixin, BaseEstimator):
             self.image_shape_, self.latent_dim, width=self.width, generator=generator
         )
 
-    def _class_neighbors(self, label: int, latents: torch.Tensor) -> torch.Tensor:
-        """(n_c, k_c) neighbour table of one class, shrinking k for tiny classes."""
+    def _class_neighbors(self, latents: torch.Tensor) -> torch.Tensor:
+        """(n_c, k_c) neighbour table of one class's (n_c, d) latents: k_c = min(k, n_c − 1),
+        and a class of one image is its own neighbour."""
         n_members = latents.shape[0]
         if n_members == 1:
-            warnings.warn(
-                f"Class {label} has a single image: its synthetic images are all copies of "
-                "its reconstruction.",
-                UserWarning,
-                stacklevel=3,
-            )
             return torch.zeros((1, 1), dtype=torch.long, device=latents.device)
-        k = self.k_neighbors
-        if n_members <= k:
-            warnings.warn(
-                f"Class {label} has {n_members} images, not more than k_neighbors={k}: "
-                f"using k={n_members - 1} for it.",
-                UserWarning,
-                stacklevel=3,
-            )
-            k = n_members - 1
-        return kneighbors(latents, k, backend=self.knn_backend)
+        return kneighbors(latents, min(self.k_neighbors, n_members - 1), backend=self.knn_backend)
 
     # -- generation --------------------------------------------------------------
 
@@ -283,11 +284,19 @@ class DeepSMOTE(FittedStateMixin, BaseEstimator):
 
     def draw(self, label: int, n_samples: int, generator: torch.Generator) -> SmoteDraw:
         """SMOTE triples (base, neighbour, gap) for ``n_samples`` new images of ``label``."""
-        return draw_smote(self.neighbors_[label], n_samples, generator, self.max_gap, self.copy_fraction)
+        return draw_smote(
+            self.neighbors_[label],
+            n_samples,
+            generator,
+            self.max_gap,
+            self.copy_fraction,
+            n_variations=len(self.variations_),
+            variation_transfer=self.variation_transfer,
+        )
 
     def latents_for(self, label: int, draw: SmoteDraw) -> torch.Tensor:
-        """(m, latent_dim) interpolated latents of class ``label`` for the triples ``draw``."""
-        return interpolate(self.latents_[label], draw)
+        """(m, latent_dim) latents of class ``label`` for the samples ``draw``."""
+        return interpolate(self.latents_[label], draw, self.variations_)
 
     def sample(self, random_state: int | torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """Make the synthetic images that ``sampling_strategy_`` asks for.
@@ -335,3 +344,13 @@ class DeepSMOTE(FittedStateMixin, BaseEstimator):
         new_images, new_labels = self._fit(images, labels, checkpoint=None).sample()
         return torch.cat([images, new_images]), torch.cat([labels, new_labels])
 
+
+def _warn_if_small(label: int, n_members: int, k: int) -> None:
+    """Warn that a class to grow is too small for ``k`` neighbours."""
+    if n_members == 1:
+        message = f"Class {label} has a single image: its synthetic images are all copies of its reconstruction."
+    elif n_members <= k:
+        message = f"Class {label} has {n_members} images, not more than k_neighbors={k}: using k={n_members - 1} for it."
+    else:
+        return
+    warnings.warn(message, UserWarning, stacklevel=4)

@@ -2,9 +2,11 @@
 
 A SMOTE draw picks, for each new sample, a base point (uniform), one of its k
 nearest neighbours (uniform) and a gap ``u ~ U[0, 1)``; the new point is
-``z_base + u · (z_neighbour − z_base)``. Draws are made on the CPU from a
-``torch.Generator``, so the same generator state gives the same samples on every
-device.
+``z_base + u · (z_neighbour − z_base)``. A draw may also borrow a within-class
+variation ``v`` (the difference of two neighbouring latents of any class, see
+:mod:`.variations`) with a weight ``s``, moving the point by ``s · v``. Draws are made
+on the CPU from a ``torch.Generator``, so the same generator state gives the same
+samples on every device.
 """
 
 from __future__ import annotations
@@ -25,11 +27,15 @@ class SmoteDraw(NamedTuple):
         base: (m,) int64 row of each sample's base point.
         neighbor: (m,) int64 row of the neighbour it moves towards.
         gap: (m,) float32 position on the segment, in [0, 1).
+        variation: (m,) int64 row of the borrowed variation (0 when none is borrowed).
+        strength: (m,) float32 weight of the borrowed variation (0 when none).
     """
 
     base: torch.Tensor
     neighbor: torch.Tensor
     gap: torch.Tensor
+    variation: torch.Tensor
+    strength: torch.Tensor
 
 
 def draw_smote(
@@ -38,8 +44,10 @@ def draw_smote(
     generator: torch.Generator,
     max_gap: float = 1.0,
     copy_fraction: float = 0.0,
+    n_variations: int = 0,
+    variation_transfer: float = 0.0,
 ) -> SmoteDraw:
-    """Draw ``n_samples`` (base, neighbour, gap) triples from a neighbour table.
+    """Draw ``n_samples`` SMOTE samples (base, neighbour, gap) from a neighbour table.
 
     Args:
         neighbors: (n, k) int64 table; row i holds the k nearest other points of i.
@@ -49,6 +57,10 @@ def draw_smote(
         copy_fraction: the first ``round(copy_fraction · n_samples)`` triples get a
             gap of exactly 0, so they stand on their base point; in [0, 1]. The bases
             are drawn independently of their position, so these are a uniform share.
+        n_variations: rows of the variation pool to borrow from (0: none).
+        variation_transfer: each sample borrows a uniform row of the pool with a
+            strength uniform in ``[0, variation_transfer)``; 0 borrows nothing and
+            draws nothing more from ``generator``.
 
     Returns:
         A :class:`SmoteDraw` with CPU tensors of length ``n_samples``.
@@ -56,6 +68,10 @@ def draw_smote(
     n_samples = check_int("n_samples", n_samples, minimum=0)
     max_gap = check_float("max_gap", max_gap, minimum=0.0, maximum=1.0, inclusive_minimum=False)
     copy_fraction = check_float("copy_fraction", copy_fraction, minimum=0.0, maximum=1.0)
+    n_variations = check_int("n_variations", n_variations, minimum=0)
+    variation_transfer = check_float("variation_transfer", variation_transfer, minimum=0.0)
+    if variation_transfer > 0 and n_variations == 0:
+        raise ValueError("`variation_transfer` > 0 needs a variation pool, but `n_variations` is 0.")
     if neighbors.ndim != 2 or neighbors.shape[0] == 0 or neighbors.shape[1] == 0:
         raise ValueError(
             f"`neighbors` must be a non-empty (n, k) table, got shape {tuple(neighbors.shape)}."
@@ -66,15 +82,24 @@ def draw_smote(
     gap = torch.rand(n_samples, generator=generator) * max_gap
     gap[: round(copy_fraction * n_samples)] = 0.0
     neighbor = neighbors.cpu()[base, column]
-    return SmoteDraw(base, neighbor, gap)
+    if variation_transfer > 0:
+        variation = torch.randint(n_variations, (n_samples,), generator=generator)
+        strength = torch.rand(n_samples, generator=generator) * variation_transfer
+    else:
+        variation, strength = torch.zeros(n_samples, dtype=torch.long), torch.zeros(n_samples)
+    return SmoteDraw(base, neighbor, gap, variation, strength)
 
 
-def interpolate(latents: torch.Tensor, draw: SmoteDraw) -> torch.Tensor:
-    """Points ``z_base + gap · (z_neighbour − z_base)`` for each triple of ``draw``.
+def interpolate(
+    latents: torch.Tensor, draw: SmoteDraw, variations: torch.Tensor | None = None
+) -> torch.Tensor:
+    """Points ``z_base + gap · (z_neighbour − z_base) + strength · v`` for each sample.
 
     Args:
         latents: (n, d) points.
-        draw: triples from :func:`draw_smote`.
+        draw: samples from :func:`draw_smote`.
+        variations: (V, d) pool the draw's ``variation`` rows index; ``None`` adds
+            no variation (the draw's strengths must then be 0).
 
     Returns:
         (m, d) new points, on the device and in the dtype of ``latents``.
@@ -83,7 +108,13 @@ def interpolate(latents: torch.Tensor, draw: SmoteDraw) -> torch.Tensor:
     base = latents[draw.base.to(device)]
     neighbor = latents[draw.neighbor.to(device)]
     gap = draw.gap.to(device=device, dtype=latents.dtype).unsqueeze(1)
-    return torch.lerp(base, neighbor, gap)
+    points = torch.lerp(base, neighbor, gap)
+    if variations is None:
+        if bool(draw.strength.ne(0).any()):
+            raise ValueError("`draw` borrows variations, but no `variations` pool was given.")
+        return points
+    strength = draw.strength.to(device=device, dtype=latents.dtype).unsqueeze(1)
+    return points + strength * variations[draw.variation.to(device)].to(latents.dtype)
 
 
 def smote_interpolate(
