@@ -19,9 +19,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import compare  # noqa: E402
 from methods import METHODS, Method, deepsmote, deferred  # noqa: E402
 
-from torch_deepsmote import PAPER_SETTINGS  # noqa: E402
+from torch_deepsmote import INTERPOLATION_SETTINGS, PAPER_SETTINGS  # noqa: E402
 
-DEFAULT = {"penalty": "none", "lr": 1e-3, "detail": "base"}
+# The interpolation recipe the rows named "interpolation, …" change one thing of.
+INTERPOLATION = {"penalty": "none", "lr": 1e-3, "detail": "base", **INTERPOLATION_SETTINGS}
 
 
 def longer_training(method: Method, factor: int) -> Method:
@@ -39,30 +40,27 @@ VARIANTS = {
     # the paper's recipe: paper penalty, lr 2e-4, plain decodes
     "DeepSMOTE (paper penalty)": METHODS["DeepSMOTE (paper penalty)"],
     "DeepSMOTE (official penalty)": METHODS["DeepSMOTE (official penalty)"],
-    # the library's default recipe
-    "DeepSMOTE (default)": METHODS["DeepSMOTE (default)"],
-    # one change at a time from the default
-    "default, plain decodes (detail none)": deepsmote(**DEFAULT | {"detail": "none"}),
-    "default, blended residuals (detail blend)": deepsmote(**DEFAULT | {"detail": "blend"}),
-    "default + paper penalty, lr 2e-4": deepsmote(**DEFAULT | {"penalty": "paper", "lr": 2e-4}),
-    "default + fresh synthetic items every epoch": deepsmote(**DEFAULT, fresh_per_epoch=True),
-    "default, gaps in [0, 0.5) (max_gap 0.5)": deepsmote(**DEFAULT | {"max_gap": 0.5}),
-    "default, half the added items real copies (copy_fraction 0.5)": deepsmote(**DEFAULT, copy_fraction=0.5),
-    "default, a quarter real copies (copy_fraction 0.25)": deepsmote(**DEFAULT, copy_fraction=0.25),
-    # variation borrowed from every class (variation_transfer, see torch_deepsmote.variations)
-    "default + borrowed variation (variation_transfer 1)": deepsmote(**DEFAULT, variation_transfer=1.0),
-    "real copies + borrowed variation (copy_fraction 1, variation_transfer 1)":
-        deepsmote(**DEFAULT, copy_fraction=1.0, variation_transfer=1.0),
-    "half copies + borrowed variation (copy_fraction 0.5, variation_transfer 1)":
-        deepsmote(**DEFAULT, copy_fraction=0.5, variation_transfer=1.0),
-    "real copies + borrowed variation, fresh every epoch":
-        deepsmote(**DEFAULT, copy_fraction=1.0, variation_transfer=1.0, fresh_per_epoch=True),
-    "default, autoencoder trained 3× longer": longer_training(METHODS["DeepSMOTE (default)"], 3),
+    # SMOTE interpolation with the base image's detail, and one change at a time from it
+    "DeepSMOTE (interpolation)": METHODS["DeepSMOTE (interpolation)"],
+    "interpolation, plain decodes (detail none)": deepsmote(**INTERPOLATION | {"detail": "none"}),
+    "interpolation, blended residuals (detail blend)": deepsmote(**INTERPOLATION | {"detail": "blend"}),
+    "interpolation + paper penalty, lr 2e-4": deepsmote(**INTERPOLATION | {"penalty": "paper", "lr": 2e-4}),
+    "interpolation + fresh synthetic items every epoch": deepsmote(**INTERPOLATION, fresh_per_epoch=True),
+    "interpolation, gaps in [0, 0.5) (max_gap 0.5)": deepsmote(**INTERPOLATION | {"max_gap": 0.5}),
+    "interpolation, a quarter real copies (copy_fraction 0.25)": deepsmote(**INTERPOLATION | {"copy_fraction": 0.25}),
+    "interpolation, half the added items real copies (copy_fraction 0.5)":
+        deepsmote(**INTERPOLATION | {"copy_fraction": 0.5}),
+    "interpolation + borrowed variation (variation_transfer 1)": deepsmote(**INTERPOLATION | {"variation_transfer": 1.0}),
+    "interpolation, autoencoder trained 3× longer": longer_training(METHODS["DeepSMOTE (interpolation)"], 3),
     # deferred rebalancing: the classifier's first steps on the real (imbalanced) items only
     "random oversampling, rebalanced after 1/3 of the steps": deferred(METHODS["random oversampling"], 1 / 3),
-    "default, rebalanced after 1/3 of the steps": deferred(METHODS["DeepSMOTE (default)"], 1 / 3),
+    "interpolation, rebalanced after 1/3 of the steps": deferred(METHODS["DeepSMOTE (interpolation)"], 1 / 3),
     "random oversampling, rebalanced after 2/3 of the steps": deferred(METHODS["random oversampling"], 2 / 3),
-    "default, rebalanced after 2/3 of the steps": deferred(METHODS["DeepSMOTE (default)"], 2 / 3),
+    "interpolation, rebalanced after 2/3 of the steps": deferred(METHODS["DeepSMOTE (interpolation)"], 2 / 3),
+    # the library's default: real latents moved along borrowed variations, and changes of it
+    "DeepSMOTE (default)": METHODS["DeepSMOTE (default)"],
+    "default, half interpolated (copy_fraction 0.5)": deepsmote(copy_fraction=0.5),
+    "default + fresh synthetic items every epoch": deepsmote(fresh_per_epoch=True),
     # one change from the paper's recipe
     "paper recipe + base residual (detail base)": deepsmote(**PAPER_SETTINGS | {"detail": "base"}),
 }

@@ -14,7 +14,7 @@ import torch
 from imblearn.over_sampling import SMOTE
 from torch.utils.data import Dataset, RandomSampler
 
-from torch_deepsmote import PAPER_SETTINGS, DeepSMOTEDataset
+from torch_deepsmote import INTERPOLATION_SETTINGS, PAPER_SETTINGS, DeepSMOTEDataset
 from torch_deepsmote.baselines.amdo import AMDO
 from torch_deepsmote.baselines.bagan import BAGAN
 from torch_deepsmote.baselines.gamo import GAMO
@@ -150,6 +150,7 @@ METHODS: dict[str, Method] = {
     "GAMO": _resampler(_gamo),
     "DeepSMOTE (paper penalty)": deepsmote(**PAPER_SETTINGS),
     "DeepSMOTE (official penalty)": deepsmote(**PAPER_SETTINGS | {"penalty": "official"}),
+    "DeepSMOTE (interpolation)": deepsmote(**INTERPOLATION_SETTINGS),
     "DeepSMOTE (default)": deepsmote(),
 }
 PLAIN = ("none", "random oversampling")

@@ -102,11 +102,11 @@ def test_quality_figures_rank_copies_above_noise():
 def test_ablation_variants_run_and_name_the_default_recipe(compare, tmp_path):
     import ablation
 
-    from torch_deepsmote import DeepSMOTE
+    from torch_deepsmote import INTERPOLATION_SETTINGS, DeepSMOTE
 
     defaults = DeepSMOTE().get_params()
-    assert ablation.DEFAULT == {name: defaults[name] for name in ablation.DEFAULT}
-    chosen = ["DeepSMOTE (default)", "default, plain decodes (detail none)"]
+    assert ablation.INTERPOLATION == {name: defaults[name] for name in ablation.INTERPOLATION} | INTERPOLATION_SETTINGS
+    chosen = ["DeepSMOTE (default)", "interpolation, plain decodes (detail none)"]
     out = ablation.main(["--profile", "smoke", "--methods", *chosen, "--out", str(tmp_path / "ablation")])
     runs = json.loads((out / "results.json").read_text())["runs"]["0"]
     assert set(runs) == set(chosen) and all("quality" in row for row in runs.values())
@@ -144,7 +144,7 @@ def test_deferred_rebalancing_draws_only_real_items_first(compare):
 def test_ablation_runs_a_deferred_deepsmote_with_its_quality_scored(compare, tmp_path):
     import ablation
 
-    name = "default, rebalanced after 1/3 of the steps"
+    name = "interpolation, rebalanced after 1/3 of the steps"
     out = ablation.main(["--profile", "smoke", "--methods", name, "--out", str(tmp_path / "deferred")])
     row = json.loads((out / "results.json").read_text())["runs"]["0"][name]
     assert row["quality"] and 0.0 < row["balanced"]["acsa"] <= 1.0

@@ -109,7 +109,7 @@ def test_recipe_flags_reach_the_oversampler(tmp_path, monkeypatch, capsys):
     assert main([*grid, "--paper-recipe", "--detail", "blend"]) == 0
     assert main([*grid, "--copy-fraction", "0.5", "--max-gap", "0.25", "--variation-transfer", "2"]) == 0
     default, paper, blended, mixed = seen
-    assert (default["copy_fraction"], default["max_gap"], default["variation_transfer"]) == (0.0, 1.0, 0.0)
+    assert (default["copy_fraction"], default["max_gap"], default["variation_transfer"]) == (1.0, 1.0, 1.0)
     assert (mixed["copy_fraction"], mixed["max_gap"], mixed["variation_transfer"]) == (0.5, 0.25, 2.0)
     for flag, value, says in (
         ("--copy-fraction", "1.5", "`copy_fraction` must be a finite number in [0.0, 1.0], got 1.5"),

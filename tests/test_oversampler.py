@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from torch_deepsmote import DeepSMOTE
+from torch_deepsmote import INTERPOLATION_SETTINGS, DeepSMOTE
 from tests.conftest import blob_images
 
 
@@ -91,7 +91,7 @@ def test_sample_repeats_unless_given_a_new_state(tiny_images):
 
 def test_synthetic_latents_lie_between_same_class_neighbours(tiny_images):
     images, labels = tiny_images
-    sampler = _fast(k_neighbors=3).fit(images, labels)
+    sampler = _fast(k_neighbors=3, **INTERPOLATION_SETTINGS).fit(images, labels)
     draw = sampler.draw(2, 40, torch.Generator().manual_seed(0))
     latents = sampler.latents_[2]
     new = sampler.latents_for(2, draw)
@@ -274,7 +274,7 @@ def test_copy_fraction_zeroes_that_share_of_the_gaps_and_is_validated():
 
 def test_copy_fraction_with_base_detail_adds_real_copies():
     images, labels = blob_images([30, 12])
-    sampler = _fast(copy_fraction=0.5).fit(images, labels)
+    sampler = _fast(copy_fraction=0.5, variation_transfer=0.0).fit(images, labels)
     new_images, _ = sampler.sample()
     members = images[labels == 1].int()
     nearest = (new_images.int()[:, None] - members[None]).abs().flatten(2).amax(2).amin(1)
@@ -286,7 +286,7 @@ def test_copy_fraction_with_base_detail_adds_real_copies():
 
 def test_a_tiny_max_gap_with_base_detail_approaches_random_oversampling():
     images, labels = blob_images([30, 12])
-    sampler = _fast(max_gap=1e-6).fit(images, labels)
+    sampler = _fast(max_gap=1e-6, **INTERPOLATION_SETTINGS).fit(images, labels)
     new_images, _ = sampler.sample()
     members = images[labels == 1].int()
     nearest = (new_images.int()[:, None] - members[None]).abs().flatten(2).amax(2).amin(1)
@@ -295,7 +295,7 @@ def test_a_tiny_max_gap_with_base_detail_approaches_random_oversampling():
 
 def test_variation_transfer_borrows_from_every_class_and_is_a_generation_option():
     images, labels = blob_images([30, 12, 9])
-    sampler = _fast(sampling_strategy="minority").fit(images, labels)
+    sampler = _fast(sampling_strategy="minority", **INTERPOLATION_SETTINGS).fit(images, labels)
     assert sampler.variations_.shape == (51 * 5, 8)  # every class's pairs, not the minority's alone
     plain = sampler.sample()[0]
     plain_draw = sampler.draw(2, 21, torch.Generator().manual_seed(1))
@@ -318,3 +318,12 @@ def test_variation_transfer_moves_each_latent_by_its_weighted_borrowed_step():
     still = sampler.latents_for(1, draw._replace(strength=torch.zeros(40)))
     step = draw.strength.unsqueeze(1) * sampler.variations_[draw.variation]
     torch.testing.assert_close(moved - still, step)
+
+
+def test_the_default_moves_real_latents_along_borrowed_variations():
+    images, labels = blob_images([30, 12])
+    sampler = _fast().fit(images, labels)
+    draw = sampler.draw(1, 50, torch.Generator().manual_seed(2))
+    assert not bool(draw.gap.any()) and bool((draw.strength > 0).all())
+    expected = sampler.latents_[1][draw.base] + draw.strength.unsqueeze(1) * sampler.variations_[draw.variation]
+    torch.testing.assert_close(sampler.latents_for(1, draw), expected)

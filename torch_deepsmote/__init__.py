@@ -8,7 +8,7 @@ from .autoencoder import ConvAutoencoder
 from .dataset import DeepSMOTEDataset
 from .metrics import imbalanced_report
 from .neighbors import kneighbors
-from .oversampler import PAPER_SETTINGS, DeepSMOTE
+from .oversampler import INTERPOLATION_SETTINGS, PAPER_SETTINGS, DeepSMOTE
 from .sampler import BalancedBatchSampler
 from .smote import smote_interpolate
 from .training import fit_autoencoder
@@ -18,6 +18,7 @@ __all__ = [
     "ConvAutoencoder",
     "DeepSMOTE",
     "DeepSMOTEDataset",
+    "INTERPOLATION_SETTINGS",
     "PAPER_SETTINGS",
     "imbalanced_report",
     "fit_autoencoder",

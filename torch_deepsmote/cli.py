@@ -35,7 +35,8 @@ def _add_model_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--cache-dir", default=None, help="cache folder for the fitted autoencoder")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
     parser.add_argument("--paper-recipe", action="store_true",
-                        help="the paper's recipe (paper penalty, lr 2e-4, plain decodes) instead of the default")
+                        help="the paper's recipe (paper penalty, lr 2e-4, plain decodes of SMOTE "
+                             "interpolations) instead of the default")
     parser.add_argument("--penalty", default=None, choices=PENALTIES, help="override the recipe's penalty")
     parser.add_argument("--detail", default=None, choices=DETAILS, help="override the recipe's detail")
 
@@ -63,14 +64,14 @@ def _add_source_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--epochs", type=int, default=50, help="autoencoder epochs (default 50)")
     parser.add_argument("--k-neighbors", type=int, default=5)
     share = _checked_float("copy_fraction", minimum=0.0, maximum=1.0)
-    parser.add_argument("--copy-fraction", type=share, default=0.0,
-                        help="share of the added images that are copies of real ones (default 0)")
+    parser.add_argument("--copy-fraction", type=share, default=None,
+                        help="share of the added images not interpolated (gap 0); default: the recipe's (1)")
     gap = _checked_float("max_gap", minimum=0.0, maximum=1.0, inclusive_minimum=False)
-    parser.add_argument("--max-gap", type=gap, default=1.0,
+    parser.add_argument("--max-gap", type=gap, default=None,
                         help="interpolation gaps are drawn from [0, max-gap) (default 1)")
     transfer = _checked_float("variation_transfer", minimum=0.0)
-    parser.add_argument("--variation-transfer", type=transfer, default=0.0,
-                        help="weight of the within-class variation borrowed from any class (default 0)")
+    parser.add_argument("--variation-transfer", type=transfer, default=None,
+                        help="weight of the variation borrowed from any class; default: the recipe's (1)")
     _add_model_options(parser)
 
 
@@ -119,11 +120,15 @@ def _wrap(args: argparse.Namespace, base: object) -> DeepSMOTEDataset:
         device=args.device,
         cache_dir=args.cache_dir,
         epochs=args.epochs,
-        copy_fraction=args.copy_fraction,
-        max_gap=args.max_gap,
-        variation_transfer=args.variation_transfer,
         progress=not args.quiet,
-        **recipe_options(args.paper_recipe, penalty=args.penalty, detail=args.detail),
+        **recipe_options(
+            args.paper_recipe,
+            penalty=args.penalty,
+            detail=args.detail,
+            copy_fraction=args.copy_fraction,
+            max_gap=args.max_gap,
+            variation_transfer=args.variation_transfer,
+        ),
     )
 
 

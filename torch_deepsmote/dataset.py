@@ -46,10 +46,11 @@ class DeepSMOTEDataset(Dataset):
     back as Python ints (from ``targets``), for real and synthetic items. The base
     dataset's own ``transform`` should be ``None``, so its items are raw images.
 
-    The autoencoder is trained once: the fitted model, latents and neighbour table are
-    stored in ``cache_dir`` under a fingerprint of the images, the labels and every
-    option that changes the model, and a later construction with the same data and
-    options loads them instead of training (see :mod:`torch_deepsmote.cache`).
+    The autoencoder is trained once: the fitted model, latents, neighbour tables and
+    variation pool are stored in ``cache_dir`` under a fingerprint of the images, the
+    labels and every option that changes the model, and a later construction with the
+    same data and options loads them instead of training (see
+    :mod:`torch_deepsmote.cache`).
 
     Args:
         dataset: map-style dataset yielding ``(image, label)``.
@@ -64,8 +65,9 @@ class DeepSMOTEDataset(Dataset):
         fresh_per_epoch: draw new synthetic items each epoch (``set_epoch``).
         oversampler: an already fitted :class:`DeepSMOTE` to use instead of training.
         **options: further :class:`DeepSMOTE` options (``epochs``, ``latent_dim``,
-            ``penalty``, ``detail``, ``max_gap``, ``copy_fraction``, ``variation_transfer``, ``knn_backend``,
-            ``progress``, ...;
+            ``penalty``, ``detail``, ``max_gap``, ``copy_fraction``,
+            ``variation_transfer``, ``knn_backend``, ``progress``, ...;
+            ``**INTERPOLATION_SETTINGS`` for SMOTE interpolation,
             ``**PAPER_SETTINGS`` for the paper's recipe).
     """
 

@@ -28,24 +28,33 @@ from .smote import SmoteDraw, draw_smote, interpolate
 from .training import PENALTIES, fit_autoencoder
 from .variations import variation_pool
 
-__all__ = ["DeepSMOTE", "DETAILS", "KNN_BACKENDS", "PAPER_SETTINGS"]
+__all__ = ["DeepSMOTE", "DETAILS", "INTERPOLATION_SETTINGS", "KNN_BACKENDS", "PAPER_SETTINGS"]
 
 KNN_BACKENDS = ("auto", "torch", "keops")
 DETAILS = ("none", "base", "blend")
+# SMOTE interpolation between same-class neighbours, each image keeping its base
+# image's detail, with no borrowed variation (the default instead moves real images
+# along borrowed variations: copy_fraction=1, variation_transfer=1).
+INTERPOLATION_SETTINGS = {"copy_fraction": 0.0, "variation_transfer": 0.0}
 # The paper's training and generation recipe; the architecture defaults (width 64,
 # latent 300 / 600, batch 100, k 5) are already the paper's.
-PAPER_SETTINGS = {"penalty": "paper", "penalty_weight": 1.0, "lr": 2e-4, "detail": "none"}
+PAPER_SETTINGS = {"penalty": "paper", "penalty_weight": 1.0, "lr": 2e-4, "detail": "none"} | INTERPOLATION_SETTINGS
 GENERATION_OPTIONS = ("detail", "max_gap", "copy_fraction", "variation_transfer")  # change the draws, not the fitted model
 INFERENCE_BATCH = 1024
 
 
 class DeepSMOTE(FittedStateMixin, BaseEstimator):
-    """Oversample image classes by SMOTE in the latent space of a trained autoencoder.
+    """Oversample image classes in the latent space of a trained autoencoder.
 
     The autoencoder (:class:`~torch_deepsmote.ConvAutoencoder`) is trained on all
     classes; each class to grow is encoded, every latent gets its ``k_neighbors``
-    nearest same-class latents, and new latents ``z + u·(z_nn − z)`` are decoded
-    into images.
+    nearest same-class latents, and new latents ``z + u·(z_nn − z) + s·v`` are
+    decoded into images, where ``v`` is a step between two neighbouring latents of
+    any class (a borrowed variation). By default every new latent starts at a real
+    one (``copy_fraction=1``: ``u = 0``) and borrows a variation
+    (``variation_transfer=1``), which measured best; SMOTE interpolation as in the
+    paper is ``**INTERPOLATION_SETTINGS`` and the paper's whole recipe
+    ``**PAPER_SETTINGS``.
 
     Args:
         sampling_strategy: imbalanced-learn's meanings: ``"auto"`` (= ``"not
@@ -71,8 +80,9 @@ class DeepSMOTE(FittedStateMixin, BaseEstimator):
             a smaller ``max_gap`` keeps synthetic images closer to their real base
             (towards random oversampling as it nears 0). A generation option.
         copy_fraction: the share of each class's synthetic images drawn with a gap of
-            0: with ``detail="base"`` these are copies of real images (random
-            oversampling), with ``"none"`` their reconstructions. A generation option.
+            0 (default: all): with ``detail="base"`` and no borrowed variation these
+            are copies of real images (random oversampling), with ``"none"`` their
+            reconstructions; 0 interpolates every one. A generation option.
         variation_transfer: how far each synthetic latent moves along a variation
             borrowed from any class: ``z_new + u·s·(z_j − z_i)`` for a random pair of
             same-class neighbours (i, j), ``u ~ U[0, 1)``, ``s = variation_transfer``
@@ -113,8 +123,8 @@ class DeepSMOTE(FittedStateMixin, BaseEstimator):
         penalty_weight: float = 1.0,
         detail: str = "base",
         max_gap: float = 1.0,
-        copy_fraction: float = 0.0,
-        variation_transfer: float = 0.0,
+        copy_fraction: float = 1.0,
+        variation_transfer: float = 1.0,
         knn_backend: str = "auto",
         device: Any = None,
         random_state: int | torch.Generator | None = None,
