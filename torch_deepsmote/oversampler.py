@@ -217,18 +217,16 @@ class DeepSMOTE(FittedStateMixin, BaseEstimator):
             checkpoint=checkpoint,
         )
         self.autoencoder_.to(device).eval()
-        members = {label: network_images[labels == label] for label in self.classes_.tolist()}
-        latents = {label: self.encode(images) for label, images in members.items()}
+        latents = {label: self.encode(network_images[labels == label]) for label in self.classes_.tolist()}
         neighbors = {label: self._class_neighbors(z) for label, z in latents.items()}
         self.variations_ = variation_pool(latents, neighbors)
         grown = [label for label, n_new in self.sampling_strategy_.items() if n_new > 0]
+        self.latents_, self.neighbors_, self.residuals_ = {}, {}, {}
         for label in grown:
             _warn_if_small(label, len(latents[label]), self.k_neighbors)
-        self.latents_ = {label: latents[label] for label in grown}
-        self.neighbors_ = {label: neighbors[label] for label in grown}
-        self.residuals_ = {
-            label: (members[label] - self._decode_network(latents[label])).half() for label in grown
-        }
+            self.latents_[label], self.neighbors_[label] = latents[label], neighbors[label]
+            reconstructed = self._decode_network(latents[label])
+            self.residuals_[label] = (network_images[labels == label] - reconstructed).half()
         return self
 
     def _initial_autoencoder(self, seed: int) -> ConvAutoencoder:
