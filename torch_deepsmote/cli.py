@@ -16,7 +16,7 @@ from PIL import Image
 from torchvision.datasets import ImageFolder
 
 from ._items import RawFormat
-from ._validation import check_float
+from ._validation import check_float, check_int
 from .dataset import DeepSMOTEDataset
 from .datasets import DATASET_NAMES
 from .demo import METHODS, SCORES, DemoConfig, grid_rows, load_demo_data, recipe_options, run_demo
@@ -30,7 +30,7 @@ SAFE_NAME = re.compile(r"^[\w][\w .+-]*$")
 
 
 def _add_model_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    parser.add_argument("--seed", type=_checked(int, "seed", minimum=0), default=0, help="random seed (default 0)")
     parser.add_argument("--device", default=None, help="cpu, cuda, cuda:1 ... (default: cuda if available)")
     parser.add_argument("--cache-dir", default=None, help="cache folder for the fitted autoencoder")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
@@ -41,15 +41,18 @@ def _add_model_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--detail", default=None, choices=DETAILS, help="override the recipe's detail")
 
 
-def _checked_float(name: str, **bounds: Any) -> Callable[[str], float]:
-    """An argparse type: the number given, checked as the library checks ``name``."""
-    def parse(text: str) -> float:
+def _checked(kind: type, name: str, **bounds: Any) -> Callable[[str], Any]:
+    """An argparse type: the ``kind`` (int or float) given, checked as the library checks
+    ``name``, so a bad value is a usage error that names the flag."""
+    check = check_int if kind is int else check_float
+
+    def parse(text: str) -> Any:
         try:
-            value: Any = float(text)
+            value: Any = kind(text)
         except ValueError:
-            value = text  # check_float names what it received
+            value = text  # the check names what it received
         try:
-            return check_float(name, value, **bounds)
+            return check(name, value, **bounds)
         except (TypeError, ValueError) as error:
             raise argparse.ArgumentTypeError(str(error)) from None
 
@@ -61,15 +64,16 @@ def _add_source_options(parser: argparse.ArgumentParser) -> None:
     source.add_argument("--image-folder", help="an ImageFolder tree: DIR/<class>/<image>")
     source.add_argument("--dataset", choices=DATASET_NAMES, help="a data set made imbalanced by the paper's profile")
     parser.add_argument("--root", default=None, help="where --dataset's files are")
-    parser.add_argument("--epochs", type=int, default=50, help="autoencoder epochs (default 50)")
-    parser.add_argument("--k-neighbors", type=int, default=5)
-    share = _checked_float("copy_fraction", minimum=0.0, maximum=1.0)
+    parser.add_argument("--epochs", type=_checked(int, "epochs", minimum=0), default=50,
+                        help="autoencoder epochs (default 50)")
+    parser.add_argument("--k-neighbors", type=_checked(int, "k_neighbors", minimum=1), default=5)
+    share = _checked(float, "copy_fraction", minimum=0.0, maximum=1.0)
     parser.add_argument("--copy-fraction", type=share, default=None,
                         help="share of the added images not interpolated (gap 0); default: the recipe's (1)")
-    gap = _checked_float("max_gap", minimum=0.0, maximum=1.0, inclusive_minimum=False)
+    gap = _checked(float, "max_gap", minimum=0.0, maximum=1.0, inclusive_minimum=False)
     parser.add_argument("--max-gap", type=gap, default=None,
                         help="interpolation gaps are drawn from [0, max-gap) (default 1)")
-    transfer = _checked_float("variation_transfer", minimum=0.0)
+    transfer = _checked(float, "variation_transfer", minimum=0.0)
     parser.add_argument("--variation-transfer", type=transfer, default=None,
                         help="weight of the variation borrowed from any class; default: the recipe's (1)")
     _add_model_options(parser)
@@ -83,8 +87,10 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--dataset", default="digits", choices=DATASET_NAMES)
     demo.add_argument("--root", default=None, help="where the data set's files are (not needed for digits)")
     demo.add_argument("--out", default="deepsmote-demo", help="output folder (default ./deepsmote-demo)")
-    demo.add_argument("--classifier-epochs", type=int, default=DemoConfig.classifier_epochs)
-    demo.add_argument("--autoencoder-epochs", type=int, default=None, help="default: 150 on digits, 20 otherwise")
+    demo.add_argument("--classifier-epochs", type=_checked(int, "classifier_epochs", minimum=1),
+                      default=DemoConfig.classifier_epochs)
+    demo.add_argument("--autoencoder-epochs", type=_checked(int, "autoencoder_epochs", minimum=0), default=None,
+                      help="default: 150 on digits, 20 otherwise")
     demo.add_argument("--fast", action="store_true", help="one epoch everywhere (a smoke test)")
     _add_model_options(demo)
 
@@ -99,7 +105,7 @@ def _parser() -> argparse.ArgumentParser:
     grid = commands.add_parser("grid", help="a PNG of real and synthetic images per class")
     _add_source_options(grid)
     grid.add_argument("--out", default="deepsmote-grid.png")
-    grid.add_argument("--per-class", type=int, default=8)
+    grid.add_argument("--per-class", type=_checked(int, "per_class", minimum=1), default=8)
     return parser
 
 
