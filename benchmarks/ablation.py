@@ -61,6 +61,8 @@ VARIANTS = {
     "DeepSMOTE (default)": METHODS["DeepSMOTE (default)"],
     "default, half interpolated (copy_fraction 0.5)": deepsmote(copy_fraction=0.5),
     "default + fresh synthetic items every epoch": deepsmote(fresh_per_epoch=True),
+    "default, variation_transfer 0.5": deepsmote(variation_transfer=0.5),
+    "default, variation_transfer 1.5": deepsmote(variation_transfer=1.5),
     # one change from the paper's recipe
     "paper recipe + base residual (detail base)": deepsmote(**PAPER_SETTINGS | {"detail": "base"}),
 }
