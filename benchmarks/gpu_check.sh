@@ -21,4 +21,4 @@ python3 -m pytest -q -x --device cuda tests/test_oversampler.py tests/test_datas
 python3 benchmarks/knn_backends.py --device cuda --budget-s 30 --out "$OUT/knn_backends_cuda"
 python3 benchmarks/throughput.py --device cuda --root data/fashion-mnist --width 64 --out "$OUT/throughput_cuda"
 python3 benchmarks/compare.py --profile gpu --device cuda --root data/fashion-mnist --out "$OUT/compare" \
-    --methods none "random oversampling" SMOTE "DeepSMOTE (default)" "DeepSMOTE (paper penalty)"
+    --methods none "random oversampling" SMOTE "DeepSMOTE (default)" "DeepSMOTE (interpolation)" "DeepSMOTE (paper penalty)"
