@@ -291,7 +291,7 @@ class DeepSMOTE(FittedStateMixin, BaseEstimator):
         return torch.lerp(base, residuals[draw.neighbor].float(), gap)
 
     def draw(self, label: int, n_samples: int, generator: torch.Generator) -> SmoteDraw:
-        """SMOTE triples (base, neighbour, gap) for ``n_samples`` new images of ``label``."""
+        """Draws (base, neighbour, gap, borrowed variation) for ``n_samples`` new images of ``label``."""
         return draw_smote(
             self.neighbors_[label],
             n_samples,
