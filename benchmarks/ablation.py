@@ -63,6 +63,7 @@ VARIANTS = {
     "default + fresh synthetic items every epoch": deepsmote(fresh_per_epoch=True),
     "default, variation_transfer 0.5": deepsmote(variation_transfer=0.5),
     "default, variation_transfer 1.5": deepsmote(variation_transfer=1.5),
+    "default, variation pool from 20 neighbours (k_neighbors 20)": deepsmote(k_neighbors=20),
     # one change from the paper's recipe
     "paper recipe + base residual (detail base)": deepsmote(**PAPER_SETTINGS | {"detail": "base"}),
 }
