@@ -116,7 +116,7 @@ def test_fitted_attributes(tiny_images):
 
 def test_tiny_classes_shrink_k_and_duplicate_singletons():
     images, labels = blob_images([20, 3, 1])
-    sampler = _fast(k_neighbors=5)
+    sampler = _fast(k_neighbors=5, **INTERPOLATION_SETTINGS)
     with pytest.warns(UserWarning) as record:
         new_images, new_labels = sampler.fit_resample(images, labels)
     messages = " ".join(str(w.message) for w in record)

@@ -356,7 +356,10 @@ class DeepSMOTE(FittedStateMixin, BaseEstimator):
 def _warn_if_small(label: int, n_members: int, k: int) -> None:
     """Warn that a class to grow is too small for ``k`` neighbours."""
     if n_members == 1:
-        message = f"Class {label} has a single image: its synthetic images are all copies of its reconstruction."
+        message = (
+            f"Class {label} has a single image: every synthetic image of it starts from that image "
+            "(without a borrowed variation they are all one image)."
+        )
     elif n_members <= k:
         message = f"Class {label} has {n_members} images, not more than k_neighbors={k}: using k={n_members - 1} for it."
     else:
