@@ -18,6 +18,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import compare  # noqa: E402
 from methods import METHODS, Method, deepsmote, deferred  # noqa: E402
+from pools import class_deviations, equal_shares, head_classes, nearest_classes, signed, two_steps, with_pool  # noqa: E402
 
 from torch_deepsmote import INTERPOLATION_SETTINGS, PAPER_SETTINGS  # noqa: E402
 
@@ -64,6 +65,13 @@ VARIANTS = {
     "default, variation_transfer 0.5": deepsmote(variation_transfer=0.5),
     "default, variation_transfer 1.5": deepsmote(variation_transfer=1.5),
     "default, variation pool from 20 neighbours (k_neighbors 20)": deepsmote(k_neighbors=20),
+    # where the default's borrowed variations come from (benchmarks/pools.py)
+    "default, pool with an equal share per class": with_pool(METHODS["DeepSMOTE (default)"], equal_shares),
+    "default, pool of the classes ≥ 1/10 of the largest": with_pool(METHODS["DeepSMOTE (default)"], head_classes),
+    "default, pool of the 3 nearest classes": with_pool(METHODS["DeepSMOTE (default)"], nearest_classes(3)),
+    "default, steps taken both ways": with_pool(METHODS["DeepSMOTE (default)"], signed),
+    "default, sums of two steps": with_pool(METHODS["DeepSMOTE (default)"], two_steps),
+    "default, pool of deviations from the class mean": with_pool(METHODS["DeepSMOTE (default)"], class_deviations),
     # one change from the paper's recipe
     "paper recipe + base residual (detail base)": deepsmote(**PAPER_SETTINGS | {"detail": "base"}),
 }
