@@ -115,7 +115,7 @@ def test_recipe_flags_reach_the_oversampler(tmp_path, monkeypatch, capsys):
         ("--copy-fraction", "1.5", "`copy_fraction` must be a finite number in [0.0, 1.0], got 1.5"),
         ("--max-gap", "0", "`max_gap` must be a finite number in (0.0, 1.0], got 0.0"),
         ("--copy-fraction", "half", "`copy_fraction` must be a real number, got 'half' (type str)"),
-        ("--variation-transfer", "-1", "`variation_transfer` must be a finite number in [0.0, inf], got -1.0"),
+        ("--variation-transfer", "-1", "`variation_transfer` must be a finite number ≥ 0.0, got -1.0"),
         ("--epochs", "-1", "`epochs` must be an int >= 0, got -1"),
         ("--k-neighbors", "two", "`k_neighbors` must be an int, got 'two' (type str)"),
         ("--per-class", "0", "`per_class` must be an int >= 1, got 0"),

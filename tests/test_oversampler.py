@@ -127,6 +127,18 @@ def test_tiny_classes_shrink_k_and_duplicate_singletons():
     assert len(singles) == 19 and bool((singles == singles[0]).all())
 
 
+def test_no_class_of_two_images_leaves_no_variation_to_borrow():
+    images, labels = blob_images([1, 1])
+    sampler = _fast(sampling_strategy={0: 3, 1: 3})
+    with pytest.warns(UserWarning, match="single image"):
+        sampler.fit(images, labels)
+    assert sampler.variations_.shape == (0, 8)
+    with pytest.raises(ValueError, match=r"every class of the fitted data has a single image: set `variation_transfer=0`"):
+        sampler.sample()
+    new_images, new_labels = sampler.set_params(variation_transfer=0.0).sample()
+    assert new_labels.tolist() == [0, 0, 1, 1] and bool((new_images[0] == new_images[1]).all())
+
+
 def test_autoencoder_given_is_copied_not_trained_in_place(tiny_images):
     from torch_deepsmote import ConvAutoencoder
 

@@ -60,10 +60,17 @@ def check_float(
     below = minimum is not None and (value < minimum if inclusive_minimum else value <= minimum)
     above = maximum is not None and value > maximum
     if value != value or value in (float("inf"), float("-inf")) or below or above:
-        low = "-inf" if minimum is None else ("[" if inclusive_minimum else "(") + str(minimum)
-        high = "inf" if maximum is None else str(maximum)
-        raise ValueError(f"`{name}` must be a finite number in {low}, {high}], got {value}.")
+        raise ValueError(f"`{name}` must be a finite number{_describe_range(minimum, maximum, inclusive_minimum)}, got {value}.")
     return value
+
+
+def _describe_range(minimum: float | None, maximum: float | None, inclusive_minimum: bool) -> str:
+    """`` in [a, b]``, `` ≥ a``, `` > a``, `` ≤ b`` or nothing, for :func:`check_float`'s message."""
+    if minimum is not None and maximum is not None:
+        return f" in {'[' if inclusive_minimum else '('}{float(minimum)}, {float(maximum)}]"
+    if minimum is not None:
+        return f" {'≥' if inclusive_minimum else '>'} {float(minimum)}"
+    return "" if maximum is None else f" ≤ {float(maximum)}"
 
 
 def check_option(name: str, value: Any, options: Iterable[str]) -> str:

@@ -292,6 +292,11 @@ class DeepSMOTE(FittedStateMixin, BaseEstimator):
 
     def draw(self, label: int, n_samples: int, generator: torch.Generator) -> SmoteDraw:
         """Draws (base, neighbour, gap, borrowed variation) for ``n_samples`` new images of ``label``."""
+        if self.variation_transfer > 0 and len(self.variations_) == 0:
+            raise ValueError(
+                f"`variation_transfer`={self.variation_transfer} borrows steps between two images of one class, "
+                "but every class of the fitted data has a single image: set `variation_transfer=0`."
+            )
         return draw_smote(
             self.neighbors_[label],
             n_samples,

@@ -98,8 +98,8 @@ def interpolate(
     Args:
         latents: (n, d) points.
         draw: samples from :func:`draw_smote`.
-        variations: (V, d) pool the draw's ``variation`` rows index; ``None`` adds
-            no variation (the draw's strengths must then be 0).
+        variations: (V, d) pool the draw's ``variation`` rows index; only read when
+            some strength is not 0 (``None`` is then an error).
 
     Returns:
         (m, d) new points, on the device and in the dtype of ``latents``.
@@ -109,10 +109,10 @@ def interpolate(
     neighbor = latents[draw.neighbor.to(device)]
     gap = draw.gap.to(device=device, dtype=latents.dtype).unsqueeze(1)
     points = torch.lerp(base, neighbor, gap)
-    if variations is None:
-        if bool(draw.strength.ne(0).any()):
-            raise ValueError("`draw` borrows variations, but no `variations` pool was given.")
+    if not bool(draw.strength.ne(0).any()):
         return points
+    if variations is None:
+        raise ValueError("`draw` borrows variations, but no `variations` pool was given.")
     strength = draw.strength.to(device=device, dtype=latents.dtype).unsqueeze(1)
     return points + strength * variations[draw.variation.to(device)].to(latents.dtype)
 
