@@ -17,7 +17,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import compare  # noqa: E402
-from methods import METHODS, Method, deepsmote, deferred  # noqa: E402
+from methods import METHODS, Method, deepsmote, deferred, every_class_varied  # noqa: E402
 from pools import class_deviations, equal_shares, head_classes, nearest_classes, signed, two_steps, with_pool  # noqa: E402
 
 from torch_deepsmote import INTERPOLATION_SETTINGS, PAPER_SETTINGS  # noqa: E402
@@ -72,6 +72,8 @@ VARIANTS = {
     "default, steps taken both ways": with_pool(METHODS["DeepSMOTE (default)"], signed),
     "default, sums of two steps": with_pool(METHODS["DeepSMOTE (default)"], two_steps),
     "default, pool of deviations from the class mean": with_pool(METHODS["DeepSMOTE (default)"], class_deviations),
+    # every class shown as real images moved along borrowed variations, none as they are
+    "default, every class varied, synthetic items only": every_class_varied(),
     # one change from the paper's recipe
     "paper recipe + base residual (detail base)": deepsmote(**PAPER_SETTINGS | {"detail": "base"}),
 }

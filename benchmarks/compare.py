@@ -40,7 +40,7 @@ from torchvision.transforms import v2 as T
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _environment import describe_machine  # noqa: E402
-from methods import METHODS, PLAIN, DeferredRebalancing, Method  # noqa: E402
+from methods import METHODS, PLAIN, Method, OwnDraws  # noqa: E402
 from profiles import PAPER_FMNIST, PROFILES, make_classifier  # noqa: E402
 from quality import class_quality, train_reference  # noqa: E402
 
@@ -127,7 +127,7 @@ def synthetic_images(dataset: Any, n_real: int) -> tuple[torch.Tensor, torch.Ten
 def training_draws(dataset: Any, n_samples: int, generator: torch.Generator) -> Any:
     """The classifier's ``n_samples`` item indices: uniform over ``dataset`` (a fresh
     permutation each pass), or its own order for a deferred rebalancing."""
-    if isinstance(dataset, DeferredRebalancing):
+    if isinstance(dataset, OwnDraws):
         return dataset.draws(n_samples, generator)
     return RandomSampler(dataset, num_samples=n_samples, generator=generator)
 

@@ -81,14 +81,13 @@ def deepsmote(**options: Any) -> Method:
     return method
 
 
-class DeferredRebalancing(Dataset):
-    """A method's training set whose first ``warmup`` share of draws come from the real
-    items only (the imbalanced data), the rest from every item: deferred re-sampling
-    (Cao et al., 2019). Reading and attributes pass through to ``dataset``, whose first
+class OwnDraws(Dataset):
+    """A method's training set that chooses the classifier's item indices itself
+    (``draws``). Reading and attributes pass through to ``dataset``, whose first
     ``n_real`` items must be the real ones (true of every method here)."""
 
-    def __init__(self, dataset: Dataset, n_real: int, warmup: float) -> None:
-        self.dataset, self.n_real, self.warmup = dataset, n_real, warmup
+    def __init__(self, dataset: Dataset, n_real: int) -> None:
+        self.dataset, self.n_real = dataset, n_real
 
     def __len__(self) -> int:
         return len(self.dataset)
@@ -102,11 +101,32 @@ class DeferredRebalancing(Dataset):
         return getattr(self.dataset, name)
 
     def draws(self, n_samples: int, generator: torch.Generator) -> list[int]:
+        raise NotImplementedError
+
+
+class DeferredRebalancing(OwnDraws):
+    """The first ``warmup`` share of draws from the real items only (the imbalanced
+    data), the rest from every item: deferred re-sampling (Cao et al., 2019)."""
+
+    def __init__(self, dataset: Dataset, n_real: int, warmup: float) -> None:
+        super().__init__(dataset, n_real)
+        self.warmup = warmup
+
+    def draws(self, n_samples: int, generator: torch.Generator) -> list[int]:
         """``n_samples`` item indices: the warm-up share from the real items, then all."""
         n_warmup = round(self.warmup * n_samples)
         real = RandomSampler(range(self.n_real), num_samples=n_warmup, generator=generator)
         every = RandomSampler(self.dataset, num_samples=n_samples - n_warmup, generator=generator)
         return [*real, *every]
+
+
+class SyntheticOnly(OwnDraws):
+    """Every draw from the synthetic items: the real ones are never shown as they are."""
+
+    def draws(self, n_samples: int, generator: torch.Generator) -> list[int]:
+        """``n_samples`` uniform indices of synthetic items (a fresh permutation each pass)."""
+        synthetic = range(self.n_real, len(self.dataset))
+        return [synthetic[i] for i in RandomSampler(synthetic, num_samples=n_samples, generator=generator)]
 
 
 def deferred(method: Method, warmup: float) -> Method:
@@ -117,6 +137,21 @@ def deferred(method: Method, warmup: float) -> Method:
 
     deferred_method.__doc__ = f"{method.__doc__} Rebalanced after {warmup:.0%} of the steps."
     return deferred_method
+
+
+def every_class_varied(**options: Any) -> Method:
+    """DeepSMOTE with ``options`` where every class, the largest too, gets as many
+    synthetic items as the largest class has images, and the classifier sees only
+    those: each class is shown its real images moved along borrowed variations, so
+    what marks an image as synthetic says nothing of its class."""
+    def method(images, labels, seed, settings, transform) -> Dataset:
+        counts = torch.bincount(labels)
+        strategy = {label: count + int(counts.max()) for label, count in enumerate(counts.tolist())}
+        dataset = deepsmote(sampling_strategy=strategy, **options)(images, labels, seed, settings, transform)
+        return SyntheticOnly(dataset, len(labels))
+
+    method.__doc__ = every_class_varied.__doc__.replace("``options``", repr(options))
+    return method
 
 
 def _amdo(seed, settings):

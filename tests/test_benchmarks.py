@@ -7,6 +7,8 @@ from pathlib import Path
 import pytest
 import torch
 
+from tests.conftest import blob_images
+
 BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
 
 
@@ -139,6 +141,17 @@ def test_deferred_rebalancing_draws_only_real_items_first(compare):
     assert pickle.loads(pickle.dumps(dataset)).targets.tolist() == dataset.targets.tolist()
     plain = compare.training_draws(random_oversampling(images, labels, 0, {}, None), 400, torch.Generator())
     assert len(list(plain)) == 400
+
+
+def test_every_class_varied_grows_every_class_and_draws_synthetic_items_only(compare, tmp_path):
+    from methods import every_class_varied
+
+    images, labels = blob_images([12, 3])
+    settings = {"deepsmote": {"epochs": 1, "width": 4, "latent_dim": 8, "batch_size": 8, "cache_dir": False}}
+    dataset = every_class_varied()(images, labels, 0, settings, None)
+    assert dataset.targets[15:].tolist() == [0] * 12 + [1] * 12  # the largest class grows too
+    draws = compare.training_draws(dataset, 100, torch.Generator().manual_seed(1))
+    assert len(draws) == 100 and min(draws) >= 15 and set(draws) == set(range(15, 39))
 
 
 def test_ablation_runs_a_deferred_deepsmote_with_its_quality_scored(compare, tmp_path):
