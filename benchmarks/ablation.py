@@ -74,6 +74,7 @@ VARIANTS = {
     "default, pool of deviations from the class mean": with_pool(METHODS["DeepSMOTE (default)"], class_deviations),
     # every class shown as real images moved along borrowed variations, none as they are
     "default, every class varied, synthetic items only": every_class_varied(),
+    "interpolation, every class interpolated, synthetic items only": every_class_varied(**INTERPOLATION),
     # one change from the paper's recipe
     "paper recipe + base residual (detail base)": deepsmote(**PAPER_SETTINGS | {"detail": "base"}),
 }
