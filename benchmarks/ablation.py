@@ -26,14 +26,15 @@ from torch_deepsmote import INTERPOLATION_SETTINGS, PAPER_SETTINGS  # noqa: E402
 INTERPOLATION = {"penalty": "none", "lr": 1e-3, "detail": "base", **INTERPOLATION_SETTINGS}
 
 
-def longer_training(method: Method, factor: int) -> Method:
-    """``method`` with the profile's autoencoder epochs × ``factor``."""
-    def longer(images, labels, seed, settings, transform):
-        budget = settings["deepsmote"] | {"epochs": settings["deepsmote"]["epochs"] * factor}
+def scaled_autoencoder(method: Method, **factors: int) -> Method:
+    """``method`` with entries of the profile's autoencoder budget (``epochs``,
+    ``width``, ...) multiplied by ``factors``."""
+    def scaled(images, labels, seed, settings, transform):
+        budget = settings["deepsmote"] | {name: settings["deepsmote"][name] * f for name, f in factors.items()}
         return method(images, labels, seed, settings | {"deepsmote": budget}, transform)
 
-    longer.__doc__ = f"{method.__doc__} Autoencoder epochs × {factor}."
-    return longer
+    scaled.__doc__ = f"{method.__doc__} Autoencoder budget × {factors}."
+    return scaled
 
 
 VARIANTS = {
@@ -52,7 +53,7 @@ VARIANTS = {
     "interpolation, half the added items real copies (copy_fraction 0.5)":
         deepsmote(**INTERPOLATION | {"copy_fraction": 0.5}),
     "interpolation + borrowed variation (variation_transfer 1)": deepsmote(**INTERPOLATION | {"variation_transfer": 1.0}),
-    "interpolation, autoencoder trained 3× longer": longer_training(METHODS["DeepSMOTE (interpolation)"], 3),
+    "interpolation, autoencoder trained 3× longer": scaled_autoencoder(METHODS["DeepSMOTE (interpolation)"], epochs=3),
     # deferred rebalancing: the classifier's first steps on the real (imbalanced) items only
     "random oversampling, rebalanced after 1/3 of the steps": deferred(METHODS["random oversampling"], 1 / 3),
     "interpolation, rebalanced after 1/3 of the steps": deferred(METHODS["DeepSMOTE (interpolation)"], 1 / 3),
@@ -73,6 +74,7 @@ VARIANTS = {
     "default, sums of two steps": with_pool(METHODS["DeepSMOTE (default)"], two_steps),
     "default, pool of deviations from the class mean": with_pool(METHODS["DeepSMOTE (default)"], class_deviations),
     # every class shown as real images moved along borrowed variations, none as they are
+    "default, autoencoder twice as wide": scaled_autoencoder(METHODS["DeepSMOTE (default)"], width=2),
     "default, every class varied, synthetic items only": every_class_varied(),
     "interpolation, every class interpolated, synthetic items only": every_class_varied(**INTERPOLATION),
     # one change from the paper's recipe

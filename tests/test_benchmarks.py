@@ -114,14 +114,17 @@ def test_ablation_variants_run_and_name_the_default_recipe(compare, tmp_path):
     assert set(runs) == set(chosen) and all("quality" in row for row in runs.values())
 
 
-def test_longer_training_scales_only_the_autoencoder_epochs(compare):
+def test_scaled_autoencoder_scales_only_the_named_budget_entries(compare):
     import ablation
 
     seen = []
-    longer = ablation.longer_training(lambda *args: seen.append(args[3]), 3)
     settings = {"deepsmote": {"epochs": 10, "width": 16}, "gamo": {"steps": 5}}
-    longer(None, None, 0, settings, None)
-    assert seen == [{"deepsmote": {"epochs": 30, "width": 16}, "gamo": {"steps": 5}}]
+    ablation.scaled_autoencoder(lambda *args: seen.append(args[3]), epochs=3)(None, None, 0, settings, None)
+    ablation.scaled_autoencoder(lambda *args: seen.append(args[3]), width=2)(None, None, 0, settings, None)
+    assert seen == [
+        {"deepsmote": {"epochs": 30, "width": 16}, "gamo": {"steps": 5}},
+        {"deepsmote": {"epochs": 10, "width": 32}, "gamo": {"steps": 5}},
+    ]
     assert settings["deepsmote"]["epochs"] == 10  # the profile is left as it was
 
 
