@@ -24,6 +24,9 @@ from torch_deepsmote import INTERPOLATION_SETTINGS, PAPER_SETTINGS  # noqa: E402
 
 # The interpolation recipe the rows named "interpolation, …" change one thing of.
 INTERPOLATION = {"penalty": "none", "lr": 1e-3, "detail": "base", **INTERPOLATION_SETTINGS}
+# The recipe the rows named "every-class borrowing, …" change one thing of.
+EVERY = {"variation_classes": None}
+EVERY_CLASS = METHODS["DeepSMOTE (borrowing from every class)"]
 
 
 def scaled_autoencoder(method: Method, **factors: int) -> Method:
@@ -59,27 +62,29 @@ VARIANTS = {
     "interpolation, rebalanced after 1/3 of the steps": deferred(METHODS["DeepSMOTE (interpolation)"], 1 / 3),
     "random oversampling, rebalanced after 2/3 of the steps": deferred(METHODS["random oversampling"], 2 / 3),
     "interpolation, rebalanced after 2/3 of the steps": deferred(METHODS["DeepSMOTE (interpolation)"], 2 / 3),
-    # the library's default: real latents moved along borrowed variations, and changes of it
-    "DeepSMOTE (default)": METHODS["DeepSMOTE (default)"],
-    "default, half interpolated (copy_fraction 0.5)": deepsmote(copy_fraction=0.5),
-    "default + fresh synthetic items every epoch": deepsmote(fresh_per_epoch=True),
-    "default, variation_transfer 0.5": deepsmote(variation_transfer=0.5),
-    "default, variation_transfer 1.5": deepsmote(variation_transfer=1.5),
-    "default, variation pool from 20 neighbours (k_neighbors 20)": deepsmote(k_neighbors=20),
-    # where the default's borrowed variations come from (benchmarks/pools.py)
-    "default, pool with an equal share per class": with_pool(METHODS["DeepSMOTE (default)"], equal_shares),
-    "default, pool of the classes ≥ 1/10 of the largest": with_pool(METHODS["DeepSMOTE (default)"], head_classes),
-    "default, pool of the 3 nearest classes": with_pool(METHODS["DeepSMOTE (default)"], nearest_classes(3)),
-    "default, pool of the class's own steps": with_pool(METHODS["DeepSMOTE (default)"], nearest_classes(1)),
-    "default, pool of the 2 nearest classes": with_pool(METHODS["DeepSMOTE (default)"], nearest_classes(2)),
-    "default, pool of the 5 nearest classes": with_pool(METHODS["DeepSMOTE (default)"], nearest_classes(5)),
-    "default, steps taken both ways": with_pool(METHODS["DeepSMOTE (default)"], signed),
-    "default, sums of two steps": with_pool(METHODS["DeepSMOTE (default)"], two_steps),
-    "default, pool of deviations from the class mean": with_pool(METHODS["DeepSMOTE (default)"], class_deviations),
+    # real latents moved along variations borrowed from every class (the default until
+    # `variation_classes`), and changes of it; its pool changed by benchmarks/pools.py
+    "DeepSMOTE (borrowing from every class)": EVERY_CLASS,
+    "every-class borrowing, half interpolated (copy_fraction 0.5)": deepsmote(**EVERY | {"copy_fraction": 0.5}),
+    "every-class borrowing + fresh synthetic items every epoch": deepsmote(**EVERY, fresh_per_epoch=True),
+    "every-class borrowing, variation_transfer 0.5": deepsmote(**EVERY | {"variation_transfer": 0.5}),
+    "every-class borrowing, variation_transfer 1.5": deepsmote(**EVERY | {"variation_transfer": 1.5}),
+    "every-class borrowing, variation pool from 20 neighbours (k_neighbors 20)": deepsmote(**EVERY, k_neighbors=20),
+    "every-class borrowing, pool with an equal share per class": with_pool(EVERY_CLASS, equal_shares),
+    "every-class borrowing, pool of the classes ≥ 1/10 of the largest": with_pool(EVERY_CLASS, head_classes),
+    "every-class borrowing, pool of the class's own steps": with_pool(EVERY_CLASS, nearest_classes(1)),
+    "every-class borrowing, pool of the 2 nearest classes": with_pool(EVERY_CLASS, nearest_classes(2)),
+    "every-class borrowing, pool of the 3 nearest classes": with_pool(EVERY_CLASS, nearest_classes(3)),
+    "every-class borrowing, pool of the 5 nearest classes": with_pool(EVERY_CLASS, nearest_classes(5)),
+    "every-class borrowing, steps taken both ways": with_pool(EVERY_CLASS, signed),
+    "every-class borrowing, sums of two steps": with_pool(EVERY_CLASS, two_steps),
+    "every-class borrowing, pool of deviations from the class mean": with_pool(EVERY_CLASS, class_deviations),
+    "every-class borrowing, autoencoder twice as wide": scaled_autoencoder(EVERY_CLASS, width=2),
     # every class shown as real images moved along borrowed variations, none as they are
-    "default, autoencoder twice as wide": scaled_autoencoder(METHODS["DeepSMOTE (default)"], width=2),
-    "default, every class varied, synthetic items only": every_class_varied(),
+    "every-class borrowing, every class varied, synthetic items only": every_class_varied(**EVERY),
     "interpolation, every class interpolated, synthetic items only": every_class_varied(**INTERPOLATION),
+    # the library's default: variations borrowed from the class and its two nearest classes
+    "DeepSMOTE (default)": METHODS["DeepSMOTE (default)"],
     # one change from the paper's recipe
     "paper recipe + base residual (detail base)": deepsmote(**PAPER_SETTINGS | {"detail": "base"}),
 }

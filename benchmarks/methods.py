@@ -186,6 +186,7 @@ METHODS: dict[str, Method] = {
     "DeepSMOTE (paper penalty)": deepsmote(**PAPER_SETTINGS),
     "DeepSMOTE (official penalty)": deepsmote(**PAPER_SETTINGS | {"penalty": "official"}),
     "DeepSMOTE (interpolation)": deepsmote(**INTERPOLATION_SETTINGS),
+    "DeepSMOTE (borrowing from every class)": deepsmote(variation_classes=None),
     "DeepSMOTE (default)": deepsmote(),
 }
 PLAIN = ("none", "random oversampling")

@@ -1,10 +1,11 @@
 """Other variation pools for the default recipe, measured in the ablation.
 
 The library's pool (:func:`torch_deepsmote.variations.variation_pool`) holds steps
-between neighbouring latents of every class, each class in proportion to its size,
-and every grown class borrows from all of it. Each function here refits nothing: it
-takes a fitted :class:`DeepSMOTE` (the same cached autoencoder and latents) and the
-training images, and changes only where the borrowed steps come from.
+between neighbouring latents of every class, each class in proportion to its size.
+These variants change the pool of the recipe that borrows from every class
+(``variation_classes=None``). Each function here refits nothing: it takes a fitted
+:class:`DeepSMOTE` (the same cached autoencoder and latents) and the training images,
+and changes only where the borrowed steps come from.
 """
 
 from __future__ import annotations
@@ -34,9 +35,19 @@ def _class_steps(oversampler: DeepSMOTE, images: torch.Tensor, labels: torch.Ten
     return steps
 
 
-def _evenly(rows: torch.Tensor, size: int, repeat: bool = False) -> torch.Tensor:
-    """``size`` evenly spaced rows of ``rows`` (all of them when fewer, unless ``repeat``)."""
-    return rows if len(rows) <= size and not repeat else rows[torch.arange(size) * len(rows) // size]
+def _evenly(n: int, size: int, repeat: bool = False) -> torch.Tensor:
+    """Indices of ``size`` evenly spaced rows of ``n`` (all ``n`` when fewer, unless ``repeat``)."""
+    return torch.arange(n) if n <= size and not repeat else torch.arange(size) * n // size
+
+
+def _labelled(steps: dict[int, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+    """The steps of several classes stacked, and the (V,) class of each."""
+    sources = [torch.full((len(rows),), label, dtype=torch.long) for label, rows in steps.items()]
+    return torch.cat(list(steps.values())), torch.cat(sources)
+
+
+def _set_pool(oversampler: DeepSMOTE, pool: torch.Tensor, sources: torch.Tensor) -> None:
+    oversampler.variations_, oversampler.variation_sources_ = pool, sources
 
 
 def equal_shares(oversampler: DeepSMOTE, images: torch.Tensor, labels: torch.Tensor) -> None:
@@ -44,54 +55,58 @@ def equal_shares(oversampler: DeepSMOTE, images: torch.Tensor, labels: torch.Ten
     a small class's steps repeat)."""
     steps = _class_steps(oversampler, images, labels)
     share = VARIATION_POOL_SIZE // len(steps)
-    oversampler.variations_ = torch.cat([_evenly(rows, share, repeat=True) for rows in steps.values()])
+    _set_pool(oversampler, *_labelled({label: rows[_evenly(len(rows), share, repeat=True)] for label, rows in steps.items()}))
 
 
 def signed(oversampler: DeepSMOTE, images: torch.Tensor, labels: torch.Tensor) -> None:
     """Every step also taken backwards: the weight ``u·s`` becomes uniform in (−s, s)."""
-    oversampler.variations_ = torch.cat([oversampler.variations_, -oversampler.variations_])
+    pool, sources = oversampler.variations_, oversampler.variation_sources_
+    _set_pool(oversampler, torch.cat([pool, -pool]), torch.cat([sources, sources]))
 
 
 def two_steps(oversampler: DeepSMOTE, images: torch.Tensor, labels: torch.Tensor) -> None:
     """Each borrowed variation is the sum of two random steps of the pool."""
-    pool = oversampler.variations_
+    pool, sources = oversampler.variations_, oversampler.variation_sources_
     generator = torch.Generator().manual_seed(0)
     pairs = torch.randint(len(pool), (2, len(pool)), generator=generator)
-    oversampler.variations_ = pool[pairs[0]] + pool[pairs[1]]
+    _set_pool(oversampler, pool[pairs[0]] + pool[pairs[1]], sources[pairs[0]])
 
 
 def class_deviations(oversampler: DeepSMOTE, images: torch.Tensor, labels: torch.Tensor) -> None:
     """Steps from a class's mean latent to one of its latents, of every class."""
     latents = oversampler.encode(to_network_range(images)).cpu()
     means = torch.stack([latents[labels == label].mean(0) for label in range(int(labels.max()) + 1)])
-    oversampler.variations_ = _evenly(latents - means[labels], VARIATION_POOL_SIZE)
+    kept = _evenly(len(latents), VARIATION_POOL_SIZE)
+    _set_pool(oversampler, (latents - means[labels])[kept], labels[kept])
 
 
 def head_classes(oversampler: DeepSMOTE, images: torch.Tensor, labels: torch.Tensor) -> None:
     """Steps of the classes holding at least a tenth of the largest class's images only."""
     steps = _class_steps(oversampler, images, labels)
     counts = torch.bincount(labels)
-    head = [rows for label, rows in steps.items() if counts[label] * 10 >= counts.max()]
-    oversampler.variations_ = _evenly(torch.cat(head), VARIATION_POOL_SIZE)
+    pool, sources = _labelled({label: rows for label, rows in steps.items() if counts[label] * 10 >= counts.max()})
+    kept = _evenly(len(pool), VARIATION_POOL_SIZE)
+    _set_pool(oversampler, pool[kept], sources[kept])
 
 
 def nearest_classes(n_classes: int) -> Tweak:
     """Each grown class borrows only from itself and the ``n_classes − 1`` classes whose
-    mean latent is nearest its own (shoes from shoes, tops from tops)."""
+    mean latent is nearest its own (shoes from shoes, tops from tops), from its own pool
+    of up to ``VARIATION_POOL_SIZE`` of their steps."""
     def tweak(oversampler: DeepSMOTE, images: torch.Tensor, labels: torch.Tensor) -> None:
         steps = _class_steps(oversampler, images, labels)
         latents = oversampler.encode(to_network_range(images)).cpu()
         classes = sorted(steps)
         means = torch.stack([latents[labels == label].mean(0) for label in classes])
         nearest = torch.cdist(means, means).argsort(dim=1)[:, :n_classes]
-        pools = {
-            label: _evenly(torch.cat([steps[classes[j]] for j in nearest[i].tolist()]), VARIATION_POOL_SIZE)
-            for i, label in enumerate(classes)
-        }
+        pools = {}
+        for i, label in enumerate(classes):
+            pool, _ = _labelled({classes[j]: steps[classes[j]] for j in nearest[i].tolist()})
+            pools[label] = pool[_evenly(len(pool), VARIATION_POOL_SIZE)]
         offsets, start = {}, 0
         for label, pool in pools.items():
             offsets[label], start = (start, len(pool)), start + len(pool)
-        oversampler.variations_ = torch.cat(list(pools.values()))
+        _set_pool(oversampler, *_labelled(pools))  # each row labelled by the class borrowing it
 
         def draw(label: int, n_samples: int, generator: torch.Generator) -> SmoteDraw:
             first, size = offsets[label]

@@ -108,9 +108,12 @@ def test_recipe_flags_reach_the_oversampler(tmp_path, monkeypatch, capsys):
     assert main([*grid, "--paper-recipe"]) == 0
     assert main([*grid, "--paper-recipe", "--detail", "blend"]) == 0
     assert main([*grid, "--copy-fraction", "0.5", "--max-gap", "0.25", "--variation-transfer", "2"]) == 0
-    default, paper, blended, mixed = seen
+    assert main([*grid, "--variation-classes", "1"]) == 0
+    assert main([*grid, "--variation-classes", "all"]) == 0
+    default, paper, blended, mixed, own, every = seen
     assert (default["copy_fraction"], default["max_gap"], default["variation_transfer"]) == (1.0, 1.0, 1.0)
     assert (mixed["copy_fraction"], mixed["max_gap"], mixed["variation_transfer"]) == (0.5, 0.25, 2.0)
+    assert (default["variation_classes"], own["variation_classes"], every["variation_classes"]) == (3, 1, None)
     for flag, value, says in (
         ("--copy-fraction", "1.5", "`copy_fraction` must be a finite number in [0.0, 1.0], got 1.5"),
         ("--max-gap", "0", "`max_gap` must be a finite number in (0.0, 1.0], got 0.0"),
@@ -119,6 +122,7 @@ def test_recipe_flags_reach_the_oversampler(tmp_path, monkeypatch, capsys):
         ("--epochs", "-1", "`epochs` must be an int >= 0, got -1"),
         ("--k-neighbors", "two", "`k_neighbors` must be an int, got 'two' (type str)"),
         ("--per-class", "0", "`per_class` must be an int >= 1, got 0"),
+        ("--variation-classes", "0", "`variation_classes` must be an int >= 1, got 0"),
     ):
         with pytest.raises(SystemExit):
             main([*grid, flag, value])

@@ -368,10 +368,11 @@ def test_detail_is_a_generation_option_served_from_the_same_cache_entry(tensor_d
 
 
 def test_the_cpu_copy_for_workers_keeps_the_generation_options(tensor_dataset):
-    ds = _wrap(tensor_dataset, detail="blend", max_gap=0.5, copy_fraction=0.25, variation_transfer=0.5)
+    options = {"detail": "blend", "max_gap": 0.5, "copy_fraction": 0.25, "variation_transfer": 0.5, "variation_classes": 2}
+    ds = _wrap(tensor_dataset, **options)
     ds._cpu_state = ds.oversampler.fitted_state()  # as when the model lives on a GPU
     copy = ds._cpu_copy()
-    assert (copy.detail, copy.max_gap, copy.copy_fraction, copy.variation_transfer) == ("blend", 0.5, 0.25, 0.5)
+    assert {name: getattr(copy, name) for name in options} == options
     generator = lambda: torch.Generator().manual_seed(3)  # noqa: E731
     draws = {1: ds.oversampler.draw(1, 7, generator())}
     assert torch.equal(copy.render_draws(draws), ds.oversampler.render_draws(draws))

@@ -5,6 +5,8 @@ import pytest
 import torch
 
 from torch_deepsmote import INTERPOLATION_SETTINGS, DeepSMOTE
+from torch_deepsmote.smote import draw_smote
+from torch_deepsmote.variations import nearest_classes
 from tests.conftest import blob_images
 
 
@@ -133,10 +135,35 @@ def test_no_class_of_two_images_leaves_no_variation_to_borrow():
     with pytest.warns(UserWarning, match="single image"):
         sampler.fit(images, labels)
     assert sampler.variations_.shape == (0, 8)
-    with pytest.raises(ValueError, match=r"every class of the fitted data has a single image: set `variation_transfer=0`"):
+    with pytest.raises(ValueError, match=r"from classes \[0, 1\] .* none of which has two images: set `variation_transfer=0`"):
         sampler.sample()
     new_images, new_labels = sampler.set_params(variation_transfer=0.0).sample()
     assert new_labels.tolist() == [0, 0, 1, 1] and bool((new_images[0] == new_images[1]).all())
+
+
+def test_a_class_borrows_from_itself_and_its_nearest_classes():
+    images, labels = blob_images([30, 20, 10, 1])
+    with pytest.warns(UserWarning, match="single image"):
+        sampler = _fast(variation_classes=2).fit(images, labels)
+    assert sampler.class_means_.shape == (4, 8)
+    assert sorted(set(sampler.variation_sources_.tolist())) == [0, 1, 2]  # a class of one image lends nothing
+    for label in (1, 2):
+        lenders = nearest_classes(sampler.classes_, sampler.class_means_, label, 2)
+        sources = sampler.variation_sources_[sampler.draw(label, 200, torch.Generator().manual_seed(0)).variation]
+        assert lenders[0] == label and set(sources.tolist()) == set(lenders.tolist()) - {3}
+    with pytest.raises(ValueError, match=r"class 3 borrows from classes \[3\] .* raise `variation_classes` or set"):
+        sampler.set_params(variation_classes=1).draw(3, 5, torch.Generator())
+    every = sampler.set_params(variation_classes=None).draw(3, 500, torch.Generator().manual_seed(0))
+    assert set(sampler.variation_sources_[every.variation].tolist()) == {0, 1, 2}
+
+
+def test_borrowing_from_every_class_draws_as_one_pool_does():
+    images, labels = blob_images([30, 20, 10])
+    sampler = _fast(variation_classes=None).fit(images, labels)
+    made = sampler.draw(2, 50, torch.Generator().manual_seed(3))
+    plain = draw_smote(sampler.neighbors_[2], 50, torch.Generator().manual_seed(3), copy_fraction=1.0,
+                       n_variations=len(sampler.variations_), variation_transfer=1.0)
+    assert all(torch.equal(a, b) for a, b in zip(made, plain))
 
 
 def test_autoencoder_given_is_copied_not_trained_in_place(tiny_images):

@@ -12,8 +12,8 @@ from ._validation import check_int, resolve_device
 from .autoencoder import ConvAutoencoder
 
 # The options that change the fitted model (and so key the cache); the generation
-# options (``detail``, ``max_gap``, ``copy_fraction``, ``variation_transfer``) only
-# change the draws.
+# options (``detail``, ``max_gap``, ``copy_fraction``, ``variation_transfer``,
+# ``variation_classes``) only change the draws.
 MODEL_OPTIONS = ("k_neighbors", "latent_dim", "width", "epochs", "batch_size", "lr", "penalty", "penalty_weight")
 
 
@@ -47,6 +47,8 @@ class FittedStateMixin:
             "neighbors": [[c, nn.cpu()] for c, nn in self.neighbors_.items()],
             "residuals": [[c, r.cpu()] for c, r in self.residuals_.items()],
             "variations": self.variations_.cpu(),
+            "variation_sources": self.variation_sources_.cpu(),
+            "class_means": self.class_means_.cpu(),
             "sample_seed": self.sample_seed_,
         }
 
@@ -68,6 +70,8 @@ class FittedStateMixin:
         self.neighbors_ = {int(c): nn.to(device) for c, nn in state["neighbors"]}
         self.residuals_ = {int(c): r.cpu() for c, r in state["residuals"]}
         self.variations_ = state["variations"].to(device)
+        self.variation_sources_ = state["variation_sources"].cpu()
+        self.class_means_ = state["class_means"].cpu()
         self.sample_seed_ = int(state["sample_seed"])
         return self
 

@@ -50,7 +50,7 @@ __all__ = [
 ]
 
 CACHE_ENV = "TORCH_DEEPSMOTE_CACHE"
-FORMAT_VERSION = 3
+FORMAT_VERSION = 4
 
 logger = logging.getLogger(__name__)
 

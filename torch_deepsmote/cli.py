@@ -75,8 +75,15 @@ def _add_source_options(parser: argparse.ArgumentParser) -> None:
                         help="interpolation gaps are drawn from [0, max-gap) (default 1)")
     transfer = _checked(float, "variation_transfer", minimum=0.0)
     parser.add_argument("--variation-transfer", type=transfer, default=None,
-                        help="weight of the variation borrowed from any class; default: the recipe's (1)")
+                        help="weight of the borrowed variation; default: the recipe's (1)")
+    parser.add_argument("--variation-classes", type=_lender_count, default=None,
+                        help="classes a class borrows variations from (itself and its nearest), or 'all'; default 3")
     _add_model_options(parser)
+
+
+def _lender_count(text: str) -> int | str:
+    """``--variation-classes``: an int >= 1, or ``"all"``."""
+    return text if text == "all" else _checked(int, "variation_classes", minimum=1)(text)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -119,6 +126,17 @@ def _source(args: argparse.Namespace) -> tuple[object, list[str]]:
 
 
 def _wrap(args: argparse.Namespace, base: object) -> DeepSMOTEDataset:
+    options = recipe_options(
+        args.paper_recipe,
+        penalty=args.penalty,
+        detail=args.detail,
+        copy_fraction=args.copy_fraction,
+        max_gap=args.max_gap,
+        variation_transfer=args.variation_transfer,
+        variation_classes=args.variation_classes,
+    )
+    if args.variation_classes == "all":
+        options["variation_classes"] = None
     return DeepSMOTEDataset(
         base,
         k_neighbors=args.k_neighbors,
@@ -127,14 +145,7 @@ def _wrap(args: argparse.Namespace, base: object) -> DeepSMOTEDataset:
         cache_dir=args.cache_dir,
         epochs=args.epochs,
         progress=not args.quiet,
-        **recipe_options(
-            args.paper_recipe,
-            penalty=args.penalty,
-            detail=args.detail,
-            copy_fraction=args.copy_fraction,
-            max_gap=args.max_gap,
-            variation_transfer=args.variation_transfer,
-        ),
+        **options,
     )
 
 

@@ -26,7 +26,7 @@ from .autoencoder import ConvAutoencoder
 from .neighbors import kneighbors
 from .smote import SmoteDraw, draw_smote, interpolate
 from .training import PENALTIES, fit_autoencoder
-from .variations import variation_pool
+from .variations import borrowable_rows, nearest_classes, variation_pool
 
 __all__ = ["DeepSMOTE", "DETAILS", "INTERPOLATION_SETTINGS", "KNN_BACKENDS", "PAPER_SETTINGS"]
 
@@ -39,7 +39,7 @@ INTERPOLATION_SETTINGS = {"copy_fraction": 0.0, "variation_transfer": 0.0}
 # The paper's training and generation recipe; the architecture defaults (width 64,
 # latent 300 / 600, batch 100, k 5) are already the paper's.
 PAPER_SETTINGS = {"penalty": "paper", "penalty_weight": 1.0, "lr": 2e-4, "detail": "none"} | INTERPOLATION_SETTINGS
-GENERATION_OPTIONS = ("detail", "max_gap", "copy_fraction", "variation_transfer")  # change the draws, not the fitted model
+GENERATION_OPTIONS = ("detail", "max_gap", "copy_fraction", "variation_transfer", "variation_classes")  # change the draws, not the fitted model
 INFERENCE_BATCH = 1024
 
 
@@ -50,9 +50,10 @@ class DeepSMOTE(FittedStateMixin, BaseEstimator):
     classes; each class to grow is encoded, every latent gets its ``k_neighbors``
     nearest same-class latents, and new latents ``z + u·(z_nn − z) + s·v`` are
     decoded into images, where ``v`` is a step between two neighbouring latents of
-    any class (a borrowed variation). By default every new latent starts at a real
-    one (``copy_fraction=1``: ``u = 0``) and borrows a variation
-    (``variation_transfer=1``), which measured best; SMOTE interpolation as in the
+    the class or of a class near it (a borrowed variation). By default every new
+    latent starts at a real one (``copy_fraction=1``: ``u = 0``) and borrows a
+    variation (``variation_transfer=1``) from itself or its two nearest classes
+    (``variation_classes=3``), which measured best; SMOTE interpolation as in the
     paper is ``**INTERPOLATION_SETTINGS`` and the paper's whole recipe
     ``**PAPER_SETTINGS``.
 
@@ -87,6 +88,9 @@ class DeepSMOTE(FittedStateMixin, BaseEstimator):
             borrowed from any class: ``z_new + u·s·(z_j − z_i)`` for a random pair of
             same-class neighbours (i, j), ``u ~ U[0, 1)``, ``s = variation_transfer``
             (see :mod:`.variations`); 0 borrows nothing. A generation option.
+        variation_classes: how many classes a class borrows variations from: itself
+            and the ``variation_classes − 1`` classes whose mean latent is nearest its
+            own; ``None`` borrows from every class. A generation option.
         knn_backend: ``"auto"``, ``"torch"`` or ``"keops"``.
         device: where the autoencoder runs; ``None`` = CUDA when available.
         random_state: int seed, ``torch.Generator`` or ``None`` (fresh entropy).
@@ -102,7 +106,9 @@ class DeepSMOTE(FittedStateMixin, BaseEstimator):
         latents_: dict class → (n_c, latent_dim) latents of each class to grow.
         neighbors_: dict class → (n_c, k_c) int64 same-class neighbour table.
         variations_: (V, latent_dim) within-class neighbour differences of every
-            class (:func:`~torch_deepsmote.variations.variation_pool`).
+            class (:func:`~torch_deepsmote.variations.variation_pool`);
+            ``variation_sources_``: (V,) int64 class of each.
+        class_means_: (n_classes, latent_dim) mean latent of each of ``classes_``.
         residuals_: dict class → (n_c, C, H, W) float16 CPU reconstruction residuals
             ``x − D(E(x))`` in the network's [-1, 1] scale (used by ``detail``).
         image_shape_: ``(C, H, W)``; ``dtype_``: dtype of ``X`` (and of the output).
@@ -125,6 +131,7 @@ class DeepSMOTE(FittedStateMixin, BaseEstimator):
         max_gap: float = 1.0,
         copy_fraction: float = 1.0,
         variation_transfer: float = 1.0,
+        variation_classes: int | None = 3,
         knn_backend: str = "auto",
         device: Any = None,
         random_state: int | torch.Generator | None = None,
@@ -144,6 +151,7 @@ class DeepSMOTE(FittedStateMixin, BaseEstimator):
         self.max_gap = max_gap
         self.copy_fraction = copy_fraction
         self.variation_transfer = variation_transfer
+        self.variation_classes = variation_classes
         self.knn_backend = knn_backend
         self.device = device
         self.random_state = random_state
@@ -163,6 +171,8 @@ class DeepSMOTE(FittedStateMixin, BaseEstimator):
         check_float("max_gap", self.max_gap, minimum=0.0, maximum=1.0, inclusive_minimum=False)
         check_float("copy_fraction", self.copy_fraction, minimum=0.0, maximum=1.0)
         check_float("variation_transfer", self.variation_transfer, minimum=0.0)
+        if self.variation_classes is not None:
+            check_int("variation_classes", self.variation_classes, minimum=1)
         check_option("knn_backend", self.knn_backend, KNN_BACKENDS)
         if self.autoencoder is not None and not isinstance(self.autoencoder, ConvAutoencoder):
             raise TypeError(
@@ -219,7 +229,8 @@ class DeepSMOTE(FittedStateMixin, BaseEstimator):
         self.autoencoder_.to(device).eval()
         latents = {label: self.encode(network_images[labels == label]) for label in self.classes_.tolist()}
         neighbors = {label: self._class_neighbors(z) for label, z in latents.items()}
-        self.variations_ = variation_pool(latents, neighbors)
+        self.class_means_ = torch.stack([z.float().mean(0) for z in latents.values()]).cpu()
+        self.variations_, self.variation_sources_ = variation_pool(latents, neighbors)
         grown = [label for label, n_new in self.sampling_strategy_.items() if n_new > 0]
         self.latents_, self.neighbors_, self.residuals_ = {}, {}, {}
         for label in grown:
@@ -292,20 +303,32 @@ class DeepSMOTE(FittedStateMixin, BaseEstimator):
 
     def draw(self, label: int, n_samples: int, generator: torch.Generator) -> SmoteDraw:
         """Draws (base, neighbour, gap, borrowed variation) for ``n_samples`` new images of ``label``."""
-        if self.variation_transfer > 0 and len(self.variations_) == 0:
-            raise ValueError(
-                f"`variation_transfer`={self.variation_transfer} borrows steps between two images of one class, "
-                "but every class of the fitted data has a single image: set `variation_transfer=0`."
-            )
-        return draw_smote(
+        rows = self._borrowable(label) if self.variation_transfer > 0 else torch.zeros(0, dtype=torch.long)
+        made = draw_smote(
             self.neighbors_[label],
             n_samples,
             generator,
             self.max_gap,
             self.copy_fraction,
-            n_variations=len(self.variations_),
+            n_variations=len(rows),
             variation_transfer=self.variation_transfer,
         )
+        return made._replace(variation=rows[made.variation]) if len(rows) else made
+
+    def _borrowable(self, label: int) -> torch.Tensor:
+        """(R,) rows of ``variations_`` that class ``label`` may borrow (``variation_classes``)."""
+        if self.variation_classes is not None:
+            check_int("variation_classes", self.variation_classes, minimum=1)
+        lenders = nearest_classes(self.classes_, self.class_means_, label, self.variation_classes)
+        rows = borrowable_rows(self.variation_sources_, lenders)
+        if len(rows) == 0:
+            wider = "" if len(lenders) == len(self.classes_) else "raise `variation_classes` or "
+            raise ValueError(
+                f"`variation_transfer`={self.variation_transfer} borrows steps between two images of one class, "
+                f"but class {label} borrows from classes {lenders.tolist()} (`variation_classes`="
+                f"{self.variation_classes}), none of which has two images: {wider}set `variation_transfer=0`."
+            )
+        return rows
 
     def latents_for(self, label: int, draw: SmoteDraw) -> torch.Tensor:
         """(m, latent_dim) latents of class ``label`` for the samples ``draw``."""
