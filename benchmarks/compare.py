@@ -233,7 +233,7 @@ def quality_lines(runs: dict[int, dict[str, Any]], methods: list[str], reference
         def mean(key: str, label: int | None = None) -> float:
             picked = [q[c][key] for q in found for c in q if label is None or int(c) == label]
             return statistics.mean(picked) if picked else float("nan")
-        per_class = " | ".join(f"{100 * mean('agreement', c):.1f}" for c in classes)
+        per_class = " | ".join("—" if math.isnan(a := mean("agreement", c)) else f"{100 * a:.1f}" for c in classes)
         lines.append(f"| {name} | {100 * mean('agreement'):.1f} | {mean('frechet'):.2f} | {per_class} |")
     return lines + [""]
 
