@@ -85,6 +85,7 @@ VARIANTS = {
     "interpolation, every class interpolated, synthetic items only": every_class_varied(**INTERPOLATION),
     # the library's default: variations borrowed from the class and its two nearest classes
     "DeepSMOTE (default)": METHODS["DeepSMOTE (default)"],
+    "default, borrowing from the class and its nearest class (variation_classes 2)": deepsmote(variation_classes=2),
     # one change from the paper's recipe
     "paper recipe + base residual (detail base)": deepsmote(**PAPER_SETTINGS | {"detail": "base"}),
 }
