@@ -66,7 +66,7 @@ class DeepSMOTEDataset(Dataset):
         oversampler: an already fitted :class:`DeepSMOTE` to use instead of training.
         **options: further :class:`DeepSMOTE` options (``epochs``, ``latent_dim``,
             ``penalty``, ``detail``, ``max_gap``, ``copy_fraction``,
-            ``variation_transfer``, ``knn_backend``, ``progress``, ...;
+            ``variation_transfer``, ``variation_classes``, ``knn_backend``, ``progress``, ...;
             ``**INTERPOLATION_SETTINGS`` for SMOTE interpolation,
             ``**PAPER_SETTINGS`` for the paper's recipe).
     """
