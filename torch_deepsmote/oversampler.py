@@ -10,8 +10,9 @@ from typing import Any
 import torch
 from sklearn.base import BaseEstimator
 
-from ._convert import from_network_range, to_network_range
+from ._convert import to_network_range
 from ._fitted_state import FittedStateMixin
+from ._generation import DETAILS, GenerationMixin
 from ._validation import (
     check_float,
     check_generator,
@@ -24,14 +25,12 @@ from ._validation import (
 from ._strategy import SamplingStrategy, resolve_sampling_strategy
 from .autoencoder import ConvAutoencoder
 from .neighbors import kneighbors
-from .smote import SmoteDraw, draw_smote, interpolate
 from .training import PENALTIES, fit_autoencoder
-from .variations import borrowable_rows, nearest_classes, variation_pool
+from .variations import variation_pool
 
 __all__ = ["DeepSMOTE", "DETAILS", "INTERPOLATION_SETTINGS", "KNN_BACKENDS", "PAPER_SETTINGS"]
 
 KNN_BACKENDS = ("auto", "torch", "keops")
-DETAILS = ("none", "base", "blend")
 # SMOTE interpolation between same-class neighbours, each image keeping its base
 # image's detail, with no borrowed variation (the default instead moves real images
 # along borrowed variations: copy_fraction=1, variation_transfer=1).
@@ -39,11 +38,11 @@ INTERPOLATION_SETTINGS = {"copy_fraction": 0.0, "variation_transfer": 0.0}
 # The paper's training and generation recipe; the architecture defaults (width 64,
 # latent 300 / 600, batch 100, k 5) are already the paper's.
 PAPER_SETTINGS = {"penalty": "paper", "penalty_weight": 1.0, "lr": 2e-4, "detail": "none"} | INTERPOLATION_SETTINGS
-GENERATION_OPTIONS = ("detail", "max_gap", "copy_fraction", "variation_transfer", "variation_classes")  # change the draws, not the fitted model
-INFERENCE_BATCH = 1024
+# The options that change the draws, not the fitted model.
+GENERATION_OPTIONS = ("detail", "max_gap", "copy_fraction", "variation_transfer", "variation_classes")
 
 
-class DeepSMOTE(FittedStateMixin, BaseEstimator):
+class DeepSMOTE(FittedStateMixin, GenerationMixin, BaseEstimator):
     """Oversample image classes in the latent space of a trained autoencoder.
 
     The autoencoder (:class:`~torch_deepsmote.ConvAutoencoder`) is trained on all
@@ -85,7 +84,7 @@ class DeepSMOTE(FittedStateMixin, BaseEstimator):
             are copies of real images (random oversampling), with ``"none"`` their
             reconstructions; 0 interpolates every one. A generation option.
         variation_transfer: how far each synthetic latent moves along a variation
-            borrowed from any class: ``z_new + u·s·(z_j − z_i)`` for a random pair of
+            borrowed from a lending class (``variation_classes``): ``z_new + u·s·(z_j − z_i)`` for a random pair of
             same-class neighbours (i, j), ``u ~ U[0, 1)``, ``s = variation_transfer``
             (see :mod:`.variations`); 0 borrows nothing. A generation option.
         variation_classes: how many classes a class borrows variations from: itself
@@ -260,113 +259,6 @@ class DeepSMOTE(FittedStateMixin, BaseEstimator):
         if n_members == 1:
             return torch.zeros((1, 1), dtype=torch.long, device=latents.device)
         return kneighbors(latents, min(self.k_neighbors, n_members - 1), backend=self.knn_backend)
-
-    # -- generation --------------------------------------------------------------
-
-    @torch.inference_mode()
-    def encode(self, images: torch.Tensor) -> torch.Tensor:
-        """(N, C, H, W) images in [-1, 1] → (N, latent_dim) latents on the model's device."""
-        device = next(self.autoencoder_.parameters()).device
-        return torch.cat(
-            [self.autoencoder_.encode(chunk.to(device)) for chunk in images.split(INFERENCE_BATCH)]
-        )
-
-    @torch.inference_mode()
-    def _decode_network(self, latents: torch.Tensor) -> torch.Tensor:
-        """(M, latent_dim) latents → (M, C, H, W) float32 CPU decodes in [-1, 1]."""
-        device = next(self.autoencoder_.parameters()).device
-        chunks = [self.autoencoder_.decode(chunk.to(device)).float().cpu() for chunk in latents.split(INFERENCE_BATCH)]
-        return torch.cat(chunks) if chunks else torch.empty((0, *self.image_shape_))
-
-    def decode(self, latents: torch.Tensor) -> torch.Tensor:
-        """(M, latent_dim) latents → (M, C, H, W) CPU images in the dtype and range of ``X``."""
-        return self.render(latents, None)
-
-    def render(self, latents: torch.Tensor, details: torch.Tensor | None) -> torch.Tensor:
-        """Decode (M, latent_dim) latents and add (M, C, H, W) ``details`` (network
-        scale; ``None`` adds nothing) → (M, C, H, W) CPU images in the dtype of ``X``."""
-        decoded = self._decode_network(latents)
-        return from_network_range(decoded if details is None else decoded + details, self.dtype_)
-
-    def details_for(self, label: int, draw: SmoteDraw) -> torch.Tensor | None:
-        """(m, C, H, W) float32 residual detail for the triples ``draw`` of class
-        ``label`` as ``detail`` asks, or ``None`` when ``detail="none"``."""
-        check_option("detail", self.detail, DETAILS)
-        if self.detail == "none":
-            return None
-        residuals = self.residuals_[label]
-        base = residuals[draw.base].float()
-        if self.detail == "base":
-            return base
-        gap = draw.gap.reshape(-1, *([1] * (residuals.ndim - 1)))
-        return torch.lerp(base, residuals[draw.neighbor].float(), gap)
-
-    def draw(self, label: int, n_samples: int, generator: torch.Generator) -> SmoteDraw:
-        """Draws (base, neighbour, gap, borrowed variation) for ``n_samples`` new images of ``label``."""
-        rows = self._borrowable(label) if self.variation_transfer > 0 else torch.zeros(0, dtype=torch.long)
-        made = draw_smote(
-            self.neighbors_[label],
-            n_samples,
-            generator,
-            self.max_gap,
-            self.copy_fraction,
-            n_variations=len(rows),
-            variation_transfer=self.variation_transfer,
-        )
-        return made._replace(variation=rows[made.variation]) if len(rows) else made
-
-    def _borrowable(self, label: int) -> torch.Tensor:
-        """(R,) rows of ``variations_`` that class ``label`` may borrow (``variation_classes``)."""
-        if self.variation_classes is not None:
-            check_int("variation_classes", self.variation_classes, minimum=1)
-        lenders = nearest_classes(self.classes_, self.class_means_, label, self.variation_classes)
-        rows = borrowable_rows(self.variation_sources_, lenders)
-        if len(rows) == 0:
-            wider = "" if len(lenders) == len(self.classes_) else "raise `variation_classes` or "
-            raise ValueError(
-                f"`variation_transfer`={self.variation_transfer} borrows steps between two images of one class, "
-                f"but class {label} borrows from classes {lenders.tolist()} (`variation_classes`="
-                f"{self.variation_classes}), none of which has two images: {wider}set `variation_transfer=0`."
-            )
-        return rows
-
-    def latents_for(self, label: int, draw: SmoteDraw) -> torch.Tensor:
-        """(m, latent_dim) latents of class ``label`` for the samples ``draw``."""
-        return interpolate(self.latents_[label], draw, self.variations_)
-
-    def sample(self, random_state: int | torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:
-        """Make the synthetic images that ``sampling_strategy_`` asks for.
-
-        Args:
-            random_state: overrides the draw; by default every call returns the
-                same images (derived from the estimator's ``random_state``).
-
-        Returns:
-            ``(X_new, y_new)``: (M, C, H, W) images in the dtype of ``X`` and (M,)
-            int64 labels, grouped by class in ascending order.
-        """
-        if not hasattr(self, "autoencoder_"):
-            raise RuntimeError("This DeepSMOTE instance is not fitted yet: call `fit` first.")
-        seed = self.sample_seed_ if random_state is None else random_state
-        generator = check_generator(seed)
-        draws = {label: self.draw(label, n_new, generator) for label, n_new in self.sampling_strategy_.items() if n_new > 0}
-        labels = [torch.full((len(draw.gap),), label, dtype=torch.long) for label, draw in draws.items()]
-        if not draws:
-            return self.decode(torch.empty(0, 1)), torch.empty(0, dtype=torch.long)
-        return self.render_draws(draws), torch.cat(labels)
-
-    def render_draws(self, draws: dict[int, SmoteDraw]) -> torch.Tensor:
-        """Images for SMOTE triples of several classes, in one decoder pass.
-
-        Args:
-            draws: class → its triples; the images follow the dict's order.
-
-        Returns:
-            (M, C, H, W) CPU images in the dtype of ``X``.
-        """
-        latents = torch.cat([self.latents_for(label, draw) for label, draw in draws.items()])
-        details = [self.details_for(label, draw) for label, draw in draws.items()]
-        return self.render(latents, None if self.detail == "none" else torch.cat(details))
 
     def fit_resample(self, X: Any, y: Any) -> tuple[torch.Tensor, torch.Tensor]:
         """Fit, then return the original images followed by the synthetic ones.
