@@ -227,6 +227,24 @@ def test_second_construction_is_served_from_the_cache(tensor_dataset, monkeypatc
     assert len(list(isolated_cache.glob("deepsmote-*.pt"))) == 4
 
 
+def test_another_k_or_strategy_reuses_the_cached_autoencoder(tensor_dataset, monkeypatch, isolated_cache):
+    fits = []
+    original_fit = DeepSMOTE.fit
+    monkeypatch.setattr(DeepSMOTE, "fit", lambda self, *a, **kw: fits.append(1) or original_fit(self, *a, **kw))
+    _wrap(tensor_dataset, k_neighbors=3)
+    other_k = _wrap(tensor_dataset, k_neighbors=2)
+    other_strategy = _wrap(tensor_dataset, sampling_strategy={1: 20, 2: 10})
+    assert len(fits) == 1 and other_k.from_cache and other_strategy.from_cache
+    assert len(list(isolated_cache.glob("deepsmote-*.pt"))) == 1
+    assert other_k.oversampler.neighbors_[1].shape == (12, 2)
+    assert other_strategy.targets[48:].tolist() == [1] * 8 + [2] * 4
+    for cached, options in ((other_k, {"k_neighbors": 2}), (other_strategy, {"sampling_strategy": {1: 20, 2: 10}})):
+        fresh = _wrap(tensor_dataset, cache_dir=False, **options)  # the same training: the same items
+        indices = list(range(len(fresh)))
+        assert torch.equal(torch.stack([image for image, _ in cached.raw_items(indices)]),
+                           torch.stack([image for image, _ in fresh.raw_items(indices)]))
+
+
 def test_cache_can_be_turned_off_or_moved(tensor_dataset, tmp_path, isolated_cache):
     _wrap(tensor_dataset, cache_dir=False)
     assert not list(isolated_cache.iterdir())

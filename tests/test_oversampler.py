@@ -166,6 +166,30 @@ def test_borrowing_from_every_class_draws_as_one_pool_does():
     assert all(torch.equal(a, b) for a, b in zip(made, plain))
 
 
+def test_reindex_recomputes_the_tables_without_training(tiny_images):
+    images, labels = tiny_images
+    sampler = _fast(k_neighbors=4).fit(images, labels)
+    weights = {name: value.clone() for name, value in sampler.autoencoder_.state_dict().items()}
+    sampler.set_params(k_neighbors=2, sampling_strategy={1: 20, 2: 20}).reindex(images, labels)
+    assert all(torch.equal(weights[name], value) for name, value in sampler.autoencoder_.state_dict().items())
+    fresh = _fast(k_neighbors=2, sampling_strategy={1: 20, 2: 20}).fit(images, labels)
+    assert dict(sampler.sampling_strategy_) == dict(fresh.sampling_strategy_) == {1: 8, 2: 14}
+    assert all(torch.equal(sampler.neighbors_[c], fresh.neighbors_[c]) for c in (1, 2))
+    assert torch.equal(sampler.variations_, fresh.variations_)
+    assert all(torch.equal(a, b) for a, b in zip(sampler.sample(), fresh.sample()))
+
+
+def test_reindex_needs_a_fitted_model_and_its_kind_of_data(tiny_images):
+    images, labels = tiny_images
+    with pytest.raises(RuntimeError, match="fit"):
+        _fast().reindex(images, labels)
+    sampler = _fast().fit(images, labels)
+    with pytest.raises(ValueError, match=r"classes \[0, 1, 2\], got .* and \[0, 1\]"):
+        sampler.reindex(images[labels < 2], labels[labels < 2])
+    with pytest.raises(ValueError, match=r"images of shape \(1, 8, 8\)"):
+        sampler.reindex(images[:, :, :4, :4], labels)
+
+
 def test_autoencoder_given_is_copied_not_trained_in_place(tiny_images):
     from torch_deepsmote import ConvAutoencoder
 

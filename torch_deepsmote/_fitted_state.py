@@ -11,17 +11,18 @@ from . import cache
 from ._validation import check_int, resolve_device
 from .autoencoder import ConvAutoencoder
 
-# The options that change the fitted model (and so key the cache); the generation
-# options (``detail``, ``max_gap``, ``copy_fraction``, ``variation_transfer``,
+# The options that change the trained autoencoder (and so key the cache). ``k_neighbors``
+# and ``sampling_strategy`` only change what ``reindex`` recomputes from it; the
+# generation options (``detail``, ``max_gap``, ``copy_fraction``, ``variation_transfer``,
 # ``variation_classes``) only change the draws.
-MODEL_OPTIONS = ("k_neighbors", "latent_dim", "width", "epochs", "batch_size", "lr", "penalty", "penalty_weight")
+MODEL_OPTIONS = ("latent_dim", "width", "epochs", "batch_size", "lr", "penalty", "penalty_weight")
 
 
 class FittedStateMixin:
     """``model_config``, ``fitted_state`` and ``load_fitted_state`` for :class:`DeepSMOTE`."""
 
     def model_config(self) -> dict[str, Any]:
-        """The options that change the fitted model, JSON-serialisable (cache keys)."""
+        """The options that change the trained autoencoder, JSON-serialisable (cache keys)."""
         self._check_params()
         config = {name: getattr(self, name) for name in MODEL_OPTIONS}
         config["random_state"] = _describe_random_state(self.random_state)
@@ -50,6 +51,7 @@ class FittedStateMixin:
             "variation_sources": self.variation_sources_.cpu(),
             "class_means": self.class_means_.cpu(),
             "sample_seed": self.sample_seed_,
+            "k_neighbors": self.indexed_k_,
         }
 
     def load_fitted_state(self, state: dict[str, Any]) -> Self:
@@ -73,6 +75,7 @@ class FittedStateMixin:
         self.variation_sources_ = state["variation_sources"].cpu()
         self.class_means_ = state["class_means"].cpu()
         self.sample_seed_ = int(state["sample_seed"])
+        self.indexed_k_ = int(state["k_neighbors"])
         return self
 
 

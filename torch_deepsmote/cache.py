@@ -1,10 +1,10 @@
 """The pretrain-once cache: fingerprints, atomic writes, verified safe loads.
 
 A cache entry is one file named after a SHA-256 fingerprint of the training
-images, their labels and every option that changes the fitted model. On disk it is
-a ``torch.save`` *envelope*::
+images, their labels and every option that changes the trained autoencoder. On disk
+it is a ``torch.save`` *envelope*::
 
-    {"format": 3, "fingerprint": <64 hex>, "sha256": <64 hex>, "payload_bytes": uint8 tensor}
+    {"format": 5, "fingerprint": <64 hex>, "sha256": <64 hex>, "payload_bytes": uint8 tensor}
 
 where ``payload_bytes`` is the ``torch.save`` serialisation of the payload and
 ``sha256`` its digest. Reading checks, in order: the file loads with
@@ -50,7 +50,7 @@ __all__ = [
 ]
 
 CACHE_ENV = "TORCH_DEEPSMOTE_CACHE"
-FORMAT_VERSION = 4
+FORMAT_VERSION = 5
 
 logger = logging.getLogger(__name__)
 

@@ -48,9 +48,11 @@ class DeepSMOTEDataset(Dataset):
 
     The autoencoder is trained once: the fitted model, latents, neighbour tables and
     variation pool are stored in ``cache_dir`` under a fingerprint of the images, the
-    labels and every option that changes the model, and a later construction with the
-    same data and options loads them instead of training (see
-    :mod:`torch_deepsmote.cache`).
+    labels and every option that changes the trained autoencoder, and a later
+    construction with the same data and training options loads them instead of
+    training; with another ``k_neighbors`` or ``sampling_strategy`` it recomputes the
+    tables from the loaded autoencoder (:meth:`DeepSMOTE.reindex`, seconds), never
+    retraining (see :mod:`torch_deepsmote.cache`).
 
     Args:
         dataset: map-style dataset yielding ``(image, label)``.
@@ -290,12 +292,11 @@ def _fit_or_load(
         oversampler.fit(images, labels)
         return False
     folder = cache.default_cache_dir() if cache_dir in (None, True) else Path(cache_dir)
-    key = cache.fingerprint(images, labels, _cache_config(oversampler, labels))
+    key = cache.fingerprint(images, labels, oversampler.model_config())
     payload = cache.load_entry(folder, key)
     if payload is not None:
         try:
             oversampler.load_fitted_state(payload)
-            return True
         except Exception as error:  # a checksummed entry of an unexpected layout
             warnings.warn(
                 f"Ignoring the cache file {cache.entry_path(folder, key)}: it cannot be restored "
@@ -303,16 +304,17 @@ def _fit_or_load(
                 UserWarning,
                 stacklevel=3,
             )
+        else:
+            strategy = resolve_sampling_strategy(oversampler.sampling_strategy, labels)
+            if oversampler.indexed_k_ != oversampler.k_neighbors or oversampler.sampling_strategy_ != strategy:
+                oversampler.reindex(images, labels)  # the same autoencoder, other tables
+            return True
     folder.mkdir(parents=True, exist_ok=True)
     oversampler.fit(images, labels, checkpoint=cache.checkpoint_path(folder, key))
     if _is_main_process():
         cache.save_entry(folder, key, oversampler.fitted_state())
     return False
 
-
-def _cache_config(oversampler: DeepSMOTE, labels: torch.Tensor) -> dict[str, Any]:
-    strategy = resolve_sampling_strategy(oversampler.sampling_strategy, labels)
-    return {**oversampler.model_config(), "sampling_strategy": list(strategy.items())}
 
 
 def _is_main_process() -> bool:

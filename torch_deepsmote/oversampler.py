@@ -201,7 +201,7 @@ class DeepSMOTE(FittedStateMixin, GenerationMixin, BaseEstimator):
     ) -> "DeepSMOTE":
         """:meth:`fit` on validated (N, C, H, W) images and (N,) int64 labels."""
         self._check_params()
-        self.sampling_strategy_ = resolve_sampling_strategy(self.sampling_strategy, labels)
+        resolve_sampling_strategy(self.sampling_strategy, labels)  # bad forms fail before training
         self.classes_ = torch.unique(labels)
         self.image_shape_ = tuple(images.shape[1:])
         self.dtype_ = images.dtype
@@ -226,6 +226,40 @@ class DeepSMOTE(FittedStateMixin, GenerationMixin, BaseEstimator):
             checkpoint=checkpoint,
         )
         self.autoencoder_.to(device).eval()
+        self._index(network_images, labels)
+        return self
+
+    def reindex(self, X: Any, y: Any) -> "DeepSMOTE":
+        """Recompute what depends on ``k_neighbors`` and ``sampling_strategy`` — the
+        latents, neighbour tables, variation pool and residuals — with the fitted
+        autoencoder, without training it again.
+
+        Args:
+            X: (N, C, H, W) images the model was fitted on (as in :meth:`fit`).
+            y: (N,) their labels.
+
+        Returns:
+            ``self``.
+        """
+        if not hasattr(self, "autoencoder_"):
+            raise RuntimeError("This DeepSMOTE instance is not fitted yet: call `fit` first.")
+        self._check_params()
+        images = check_images(X)
+        labels = check_labels(y, images.shape[0])
+        if tuple(images.shape[1:]) != self.image_shape_ or not torch.equal(torch.unique(labels), self.classes_.cpu()):
+            raise ValueError(
+                f"`X` and `y` must hold the images and classes the model was fitted on: images of shape "
+                f"{self.image_shape_} and classes {self.classes_.tolist()}, got {tuple(images.shape[1:])} "
+                f"and {torch.unique(labels).tolist()}."
+            )
+        self._index(to_network_range(images), labels)
+        return self
+
+    def _index(self, network_images: torch.Tensor, labels: torch.Tensor) -> None:
+        """Latents, neighbour tables, class means, variation pool and residuals of
+        (N, C, H, W) images in [-1, 1] with (N,) labels, from the trained autoencoder."""
+        self.sampling_strategy_ = resolve_sampling_strategy(self.sampling_strategy, labels)
+        self.indexed_k_ = self.k_neighbors
         latents = {label: self.encode(network_images[labels == label]) for label in self.classes_.tolist()}
         neighbors = {label: self._class_neighbors(z) for label, z in latents.items()}
         self.class_means_ = torch.stack([z.float().mean(0) for z in latents.values()]).cpu()
@@ -237,7 +271,6 @@ class DeepSMOTE(FittedStateMixin, GenerationMixin, BaseEstimator):
             self.latents_[label], self.neighbors_[label] = latents[label], neighbors[label]
             reconstructed = self._decode_network(latents[label])
             self.residuals_[label] = (network_images[labels == label] - reconstructed).half()
-        return self
 
     def _initial_autoencoder(self, seed: int) -> ConvAutoencoder:
         if self.autoencoder is not None:
