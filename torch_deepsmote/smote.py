@@ -3,7 +3,7 @@
 A SMOTE draw picks, for each new sample, a base point (uniform), one of its k
 nearest neighbours (uniform) and a gap ``u ~ U[0, 1)``; the new point is
 ``z_base + u · (z_neighbour − z_base)``. A draw may also borrow a within-class
-variation ``v`` (the difference of two neighbouring latents of any class, see
+variation ``v`` (the difference of two neighbouring latents of one class, see
 :mod:`.variations`) with a weight ``s``, moving the point by ``s · v``. Draws are made
 on the CPU from a ``torch.Generator``, so the same generator state gives the same
 samples on every device.
