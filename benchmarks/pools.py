@@ -17,6 +17,7 @@ import torch
 from torch_deepsmote import DeepSMOTE
 from torch_deepsmote._convert import to_network_range
 from torch_deepsmote.smote import SmoteDraw, draw_smote
+from torch_deepsmote import variations
 from torch_deepsmote.variations import VARIATION_POOL_SIZE
 
 Tweak = Callable[[DeepSMOTE, torch.Tensor, torch.Tensor], None]
@@ -95,13 +96,10 @@ def nearest_classes(n_classes: int) -> Tweak:
     of up to ``VARIATION_POOL_SIZE`` of their steps."""
     def tweak(oversampler: DeepSMOTE, images: torch.Tensor, labels: torch.Tensor) -> None:
         steps = _class_steps(oversampler, images, labels)
-        latents = oversampler.encode(to_network_range(images)).cpu()
-        classes = sorted(steps)
-        means = torch.stack([latents[labels == label].mean(0) for label in classes])
-        nearest = torch.cdist(means, means).argsort(dim=1)[:, :n_classes]
         pools = {}
-        for i, label in enumerate(classes):
-            pool, _ = _labelled({classes[j]: steps[classes[j]] for j in nearest[i].tolist()})
+        for label in steps:
+            lenders = variations.nearest_classes(oversampler.classes_, oversampler.class_means_, label, n_classes)
+            pool, _ = _labelled({lender: steps[lender] for lender in lenders.tolist()})
             pools[label] = pool[_evenly(len(pool), VARIATION_POOL_SIZE)]
         offsets, start = {}, 0
         for label, pool in pools.items():

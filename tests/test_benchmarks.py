@@ -164,3 +164,26 @@ def test_ablation_runs_a_deferred_deepsmote_with_its_quality_scored(compare, tmp
     out = ablation.main(["--profile", "smoke", "--methods", name, "--out", str(tmp_path / "deferred")])
     row = json.loads((out / "results.json").read_text())["runs"]["0"][name]
     assert row["quality"] and 0.0 < row["balanced"]["acsa"] <= 1.0
+
+
+def test_every_pool_variant_keeps_a_labelled_pool_the_draws_can_use(compare):
+    import pools
+
+    from torch_deepsmote import DeepSMOTE
+    from torch_deepsmote.variations import nearest_classes
+
+    images, labels = blob_images([30, 12, 6])
+    options = dict(latent_dim=8, width=4, epochs=1, batch_size=16, random_state=0, progress=False, variation_classes=None)
+    tweaks = [pools.equal_shares, pools.signed, pools.two_steps, pools.class_deviations, pools.head_classes,
+              pools.nearest_classes(2)]
+    for tweak in tweaks:
+        fitted = DeepSMOTE(**options).fit(images, labels)
+        tweak(fitted, images, labels)
+        assert fitted.variations_.shape == (len(fitted.variation_sources_), 8) and len(fitted.variations_) > 0
+        draw = fitted.draw(2, 40, torch.Generator().manual_seed(0))
+        assert int(draw.variation.max()) < len(fitted.variations_)
+    steps = pools._class_steps(fitted, images, labels)  # the last tweak: the class and its nearest class
+    lenders = nearest_classes(fitted.classes_, fitted.class_means_, 2, 2).tolist()
+    allowed = torch.cat([steps[lender] for lender in lenders])
+    borrowed = fitted.variations_[draw.variation]
+    assert all(bool((allowed == row).all(1).any()) for row in borrowed)

@@ -84,8 +84,9 @@ class DeepSMOTE(FittedStateMixin, GenerationMixin, BaseEstimator):
             are copies of real images (random oversampling), with ``"none"`` their
             reconstructions; 0 interpolates every one. A generation option.
         variation_transfer: how far each synthetic latent moves along a variation
-            borrowed from a lending class (``variation_classes``): ``z_new + u·s·(z_j − z_i)`` for a random pair of
-            same-class neighbours (i, j), ``u ~ U[0, 1)``, ``s = variation_transfer``
+            borrowed from a lending class (``variation_classes``):
+            ``z_new + u·s·(z_j − z_i)`` for a random pair of same-class neighbours
+            (i, j), ``u ~ U[0, 1)``, ``s = variation_transfer``
             (see :mod:`.variations`); 0 borrows nothing. A generation option.
         variation_classes: how many classes a class borrows variations from: itself
             and the ``variation_classes − 1`` classes whose mean latent is nearest its
