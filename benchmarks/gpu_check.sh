@@ -1,24 +1,44 @@
 #!/usr/bin/env bash
-# Every GPU check in one prepared run (about 8 minutes on one H100), writing to $OUT.
+# Every GPU check in one prepared run (at most about 9 minutes), packed into
+# $OUT/gpu-check.tar.gz after each stage, so that a run stopped early keeps what it did.
 #
 # Prepare on a machine with the package registries, in the repository root:
 #   mkdir -p data/fashion-mnist && cp /usr/share/datasets/fashion-mnist/*.gz data/fashion-mnist/
-#   python3 -m pip download --no-deps --only-binary=:all: --python-version 3.12 \
-#       --platform manylinux2014_x86_64 -d .whl imbalanced-learn pykeops keopscore
+#   python3 -m pip download --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \
+#       --platform manylinux_2_28_x86_64 --platform manylinux_2_17_x86_64 -d .whl \
+#       imbalanced-learn==0.14.2 scikit-learn==1.9.1
+#   python3 -m pip wheel --no-deps -w .whl pykeops==2.3 keopscore==2.3   # source-only on PyPI
 #   (both folders are git-ignored; carry them to the GPU machine with the working tree)
 # Then on the GPU machine:  OUT=/some/folder bash benchmarks/gpu_check.sh
-set -euo pipefail
-OUT=${OUT:-gpu-check}
+# Each stage has a time limit (seconds) and its exit status goes to stages.txt.
+# DEVICE and PROFILE (default cuda and gpu) let the script itself be tried on a CPU.
+set -uo pipefail
+OUT=${OUT:-gpu-check} DEVICE=${DEVICE:-cuda} PROFILE=${PROFILE:-gpu}
+WORK=$(mktemp -d)
 mkdir -p "$OUT"
 export PYTHONUNBUFFERED=1 TORCH_DEEPSMOTE_CACHE=/tmp/torch-deepsmote-cache PYTHONPATH=$PWD
 if compgen -G ".whl/*.whl" >/dev/null; then
-    python3 -m pip install -q --no-index --no-deps --target /tmp/site .whl/*.whl
+    python3 -m pip install -q --no-index --no-deps --no-compile --target /tmp/site .whl/*.whl
     export PYTHONPATH=/tmp/site:$PYTHONPATH
 fi
-nvidia-smi -L | tee "$OUT/gpu.txt"
-python3 -m pytest -q -x --device cuda tests/test_oversampler.py tests/test_dataset.py tests/test_neighbors.py \
-    tests/test_training.py 2>&1 | tail -n 30 | tee "$OUT/tests-cuda.txt"
-python3 benchmarks/knn_backends.py --device cuda --budget-s 30 --out "$OUT/knn_backends_cuda"
-python3 benchmarks/throughput.py --device cuda --root data/fashion-mnist --width 64 --out "$OUT/throughput_cuda"
-python3 benchmarks/compare.py --profile gpu --device cuda --root data/fashion-mnist --out "$OUT/compare" \
-    --methods none "random oversampling" SMOTE "DeepSMOTE (default)" "DeepSMOTE (interpolation)" "DeepSMOTE (paper penalty)"
+
+stage() {  # stage NAME LIMIT COMMAND...: run, log, record the status, pack everything so far
+    local name=$1 limit=$2
+    shift 2
+    echo "== $name ($(date -u +%T))"
+    timeout "$limit" "$@" 2>&1 | tee "$WORK/$name.log"
+    echo "$name rc ${PIPESTATUS[0]}" | tee -a "$WORK/stages.txt"
+    tar -czf "$OUT/gpu-check.tar.gz" --exclude="*.pt" -C "$WORK" .
+}
+
+stage machine 30 bash -c 'nvidia-smi -L; nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv;
+    python3 -c "import sys, torch, torchvision, sklearn, imblearn, pykeops, numpy;
+print(sys.version); print(torch.__version__, torch.version.cuda, torch.cuda.is_available() and torch.cuda.get_device_name());
+print(torchvision.__version__, sklearn.__version__, imblearn.__version__, pykeops.__version__, numpy.__version__)"'
+stage tests 100 python3 -m pytest -q -x --device "$DEVICE" tests/test_neighbors.py tests/test_oversampler.py \
+    tests/test_dataset.py tests/test_training.py
+stage compare 300 python3 benchmarks/compare.py --profile "$PROFILE" --device "$DEVICE" --root data/fashion-mnist \
+    --out "$WORK/compare" --methods "DeepSMOTE (default)" "random oversampling" SMOTE none "DeepSMOTE (paper penalty)"
+stage knn-backends 45 python3 benchmarks/knn_backends.py --device "$DEVICE" --budget-s 8 --out "$WORK/knn_backends"
+stage throughput 80 python3 benchmarks/throughput.py --device "$DEVICE" --root data/fashion-mnist --width 64 \
+    --no-slow-variants --knn-budget-s 8 --out "$WORK/throughput"

@@ -39,7 +39,6 @@ import importlib.metadata
 import itertools
 import json
 import os
-import platform
 import statistics
 import subprocess
 import sys
@@ -163,20 +162,14 @@ def run_worker(config: dict[str, Any], env: dict[str, str], timeout_s: float) ->
 
 
 def machine_info(device: str) -> dict[str, Any]:
-    def version(package: str) -> str:
-        try:
-            return importlib.metadata.version(package)
-        except importlib.metadata.PackageNotFoundError:
-            return "not installed"
+    from _environment import describe_machine  # imports torch, which this process otherwise leaves alone
 
-    return {
-        "platform": platform.platform(),
-        "processor": platform.processor() or platform.machine(),
-        "cpu_count": os.cpu_count(),
-        "python": platform.python_version(),
-        "torch": version("torch"),
-        "pykeops": version("pykeops"),
-        "device": device,
+    try:
+        pykeops = importlib.metadata.version("pykeops")
+    except importlib.metadata.PackageNotFoundError:
+        pykeops = "not installed"
+    return describe_machine(device) | {
+        "pykeops": pykeops,
         "load_average_at_start": os.getloadavg(),
         "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
     }
@@ -201,13 +194,16 @@ def measure_all(args: argparse.Namespace, build_dir: str) -> list[dict[str, Any]
     for n in args.sizes:
         entries = {b: {"n": n, "backend": b} for b in BACKENDS}
         for backend, entry in entries.items():
+            if backend not in args.backends:
+                entry["not_requested"] = True
+                continue
             # auto is predicted like the backend it picked last time, so both run or neither.
             engine = last_pick.get(backend, backend)
             predicted = predicted_seconds(last.get(engine), n)
             if predicted is not None and predicted > args.budget_s:
                 entry["skipped_predicted_s"] = predicted
                 print(f"n={n:>7} {backend:>5}: skipped (predicted {predicted:.0f} s)", flush=True)
-        chosen = [b for b, e in entries.items() if "skipped_predicted_s" not in e]
+        chosen = [b for b, e in entries.items() if not {"skipped_predicted_s", "not_requested"} & e.keys()]
         if chosen:
             config = {
                 "n": n, "dim": args.dim, "k": args.k, "backends": chosen, "seed": args.seed,
@@ -249,6 +245,8 @@ def auto_check(rows: list[dict[str, Any]], n: int) -> dict[str, Any] | None:
 
 def cell(rows: list[dict[str, Any]], n: int, backend: str) -> str:
     entry = next(r for r in rows if r["n"] == n and r["backend"] == backend)
+    if "not_requested" in entry:
+        return "not run"
     if "skipped_predicted_s" in entry:
         return f"skipped (predicted {entry['skipped_predicted_s']:.0f} s)"
     if "error" in entry:
@@ -276,7 +274,7 @@ def markdown(args: argparse.Namespace, machine: dict[str, Any], rows: list[dict[
     load = ", ".join(f"{v:.2f}" for v in machine["load_average_at_start"])
     load_end = ", ".join(f"{v:.2f}" for v in machine["load_average_at_end"])
     lines = [
-        f"# k-NN backends on {args.device}",
+        f"# k-NN backends on {args.device}" + (f" ({machine['gpu']})" if "gpu" in machine else ""),
         "",
         f"`python benchmarks/knn_backends.py {args.command}`",
         "",
@@ -318,6 +316,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--dim", type=int, default=300)
     parser.add_argument("--k", type=int, default=5)
     parser.add_argument("--device", default="cpu")
+    parser.add_argument("--backends", nargs="+", choices=BACKENDS, default=list(BACKENDS),
+                        help="the backends to time (default: all)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--budget-s", type=float, default=120.0, help="skip a call predicted to take longer")
     parser.add_argument("--min-total-s", type=float, default=1.0, help="repeat calls until this much time")

@@ -16,7 +16,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from torch_deepsmote import neighbors
+from torch_deepsmote import _keops_probe, neighbors
 from torch_deepsmote.neighbors import kneighbors, resolve_backend
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -254,7 +254,7 @@ def test_compile_failure_raises_chained_import_error_and_auto_falls_back(monkeyp
     def broken(*args, **kwargs):
         raise failure
 
-    fake_pykeops = SimpleNamespace(torch=SimpleNamespace(LazyTensor=None))
+    fake_pykeops = SimpleNamespace(torch=SimpleNamespace(LazyTensor=None), config=SimpleNamespace(gpu_available=False))
     monkeypatch.setattr(neighbors, "_import_pykeops", lambda: fake_pykeops)
     monkeypatch.setattr(neighbors, "_keops_candidates", broken)
     x = random_points(20, 3)
@@ -266,6 +266,23 @@ def test_compile_failure_raises_chained_import_error_and_auto_falls_back(monkeyp
     with caplog.at_level(logging.WARNING, logger=neighbors.__name__):
         got = kneighbors(x, 2, "auto")
     assert torch.equal(got, oracle(x, 2))
+    assert "falls back to torch" in caplog.text
+
+
+def test_a_keops_crash_in_the_gpu_probe_becomes_an_import_error(monkeypatch, caplog):
+    monkeypatch.setattr(_keops_probe, "_PROBE_CODE", "import os, signal; os.kill(os.getpid(), signal.SIGSEGV)")
+    assert "killed by SIGSEGV" in _keops_probe.keops_gpu_failure.__wrapped__()
+    monkeypatch.setattr(_keops_probe, "_PROBE_CODE", "raise SystemExit('no nvrtc')")
+    assert "exited with status 1:\nno nvrtc" in _keops_probe.keops_gpu_failure.__wrapped__()
+
+    monkeypatch.setattr(neighbors, "_keops_uses_gpu", lambda pykeops: True)
+    monkeypatch.setattr(neighbors, "keops_gpu_failure", lambda: "a child process was killed by SIGSEGV")
+    x = random_points(20, 3)
+    with pytest.raises(ImportError, match=r"cannot run its GPU kernels here: a child .*SIGSEGV\n.*backend='torch'"):
+        kneighbors(x, 2, "keops")
+    monkeypatch.setattr(neighbors, "resolve_backend", lambda backend, x: "keops")
+    with caplog.at_level(logging.WARNING, logger=neighbors.__name__):
+        assert torch.equal(kneighbors(x, 2, "auto"), oracle(x, 2))
     assert "falls back to torch" in caplog.text
 
 
@@ -285,7 +302,7 @@ def keops_results():
     try:
         outputs = {name: kneighbors(x, KEOPS_K, "keops") for name, x in inputs.items()}
     except ImportError as error:
-        pytest.skip(f"pykeops cannot compile here: {error.__cause__!r}")
+        pytest.skip(f"pykeops cannot run here: {error} ({error.__cause__!r})")
     return {name: (inputs[name], outputs[name]) for name in inputs}
 
 
@@ -312,13 +329,30 @@ def test_keops_k_equals_n_minus_one(keops_results):
     assert torch.equal(neighbour_distances(x, got), oracle_distances(x, KEOPS_K))
 
 
+def test_keops_on_the_test_device_matches_torch(keops_results, device):
+    # keops_results has compiled (or skipped) the CPU kernel; with --device cuda this
+    # compiles and checks the CUDA one.
+    x = random_points(500, KEOPS_D, torch.float32, seed=7).to(device)
+    got = kneighbors(x, KEOPS_K, "keops")
+    assert got.device == x.device
+    assert_valid_table(got.cpu(), 500, KEOPS_K)
+    torch.testing.assert_close(
+        neighbour_distances(x, got), neighbour_distances(x, kneighbors(x, KEOPS_K, "torch")), rtol=1e-5, atol=1e-6
+    )
+
+
+def test_the_gpu_probe_passes_where_keops_runs(keops_results):
+    # keops_results skipped the test unless KeOps compiles here; the child then runs it too.
+    assert _keops_probe.keops_gpu_failure.__wrapped__() is None
+
+
 def test_keops_build_folder_from_env_then_setter(tmp_path):
     # In a fresh interpreter: the variable must act before pykeops is first imported.
     code = textwrap.dedent(
         """
         import json, logging, os, sys
         logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
-        from torch_deepsmote import neighbors
+        from torch_deepsmote import _keops_probe, neighbors
         pykeops = neighbors._import_pykeops()
         first = pykeops.get_build_folder()
         leaked = "KEOPS_CACHE_FOLDER" in os.environ

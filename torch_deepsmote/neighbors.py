@@ -23,6 +23,7 @@ from typing import Any, Callable
 import torch
 from torch import Tensor
 
+from ._keops_probe import keops_gpu_failure
 from ._validation import check_int, check_option
 
 __all__ = [
@@ -44,9 +45,9 @@ DEFAULT_BLOCK_BYTES = 64 * 2**20
 """Byte budget of one block of scores in the torch backend (64 MiB)."""
 
 CUDA_KEOPS_MIN_POINTS = 10_000
-"""On CUDA, ``"auto"`` uses KeOps from this many points on. NOT measured: this
-project's measurements were made on a CPU only; re-measure on a GPU with
-``benchmarks/knn_backends.py --device cuda`` and update this number."""
+"""On CUDA, ``"auto"`` uses KeOps from this many points on. Not measured against
+KeOps on a GPU (see :func:`resolve_backend`); re-measure with
+``benchmarks/knn_backends.py --device cuda`` where KeOps runs."""
 
 KEOPS_BUILD_DIR_ENV = "TORCH_DEEPSMOTE_KEOPS_BUILD_DIR"
 """Environment variable naming KeOps's cache folder (see :func:`set_keops_build_folder`);
@@ -99,7 +100,8 @@ def kneighbors(
         ValueError: ``x`` is not 2-D, has no column or holds NaN/inf; ``k`` is outside
             ``[1, n - 1]`` (so ``n >= 2`` is needed); ``chunk_size < 1``; ``backend`` is
             unknown.
-        ImportError: ``backend="keops"`` and pykeops is missing or cannot compile.
+        ImportError: ``backend="keops"`` and pykeops is missing, cannot compile, or
+            crashes running a kernel on the GPU (checked in a child process).
     """
     _check_points(x)
     k = _check_k(k, x.shape[0])
@@ -134,10 +136,14 @@ def resolve_backend(backend: str, x: Tensor) -> str:
       d = 16, 5x slower at d = 64), which DeepSMOTE latents never have; pass
       ``backend="keops"`` for such data.
     * CUDA: ``"keops"`` from :data:`CUDA_KEOPS_MIN_POINTS` points on, ``"torch"``
-      below. This rule has NOT been measured (no GPU was available); re-measure
-      with ``benchmarks/knn_backends.py --device cuda``: with hundreds of dimensions
-      the torch matrix product may win at every size.
-    * If pykeops cannot be imported, ``"torch"``.
+      below. KeOps has not been timed on a GPU: on the one GPU measured (an NVIDIA
+      H200, CUDA 13.0) pykeops 2.3 crashed compiling its first kernel, while torch
+      took 0.065 s at n = 40000 and 1.8 s at n = 200000
+      (``benchmarks/results/gpu-h200/knn_backends_cuda_torch.md``).
+    * If pykeops cannot be imported, ``"torch"``. Where KeOps would run on the GPU,
+      its first use in a process runs a tiny kernel in a child process first, so
+      that a crash there (like the one above) becomes an ``ImportError``, and
+      ``"auto"`` falls back to torch with a warning.
 
     Args:
         backend: ``"auto"``, ``"torch"`` or ``"keops"``; the last two are returned as is.
@@ -313,6 +319,11 @@ def _keops_importable() -> bool:
     return True
 
 
+def _keops_uses_gpu(pykeops: ModuleType) -> bool:
+    """KeOps runs on the GPU when it finds CUDA, even for CPU tensors."""
+    return bool(pykeops.config.gpu_available)
+
+
 def _keops_candidates(lazy_tensor: Callable[[Tensor], Any], points: Tensor, count: int) -> Tensor:
     """Indices of the ``count`` nearest points, self included: ``(n, d)`` -> ``(n, count)``."""
     rows = lazy_tensor(points[:, None, :])  # (n, 1, d)
@@ -323,7 +334,11 @@ def _keops_candidates(lazy_tensor: Callable[[Tensor], Any], points: Tensor, coun
 
 def _kneighbors_keops(points: Tensor, k: int) -> Tensor:
     """KeOps k-NN: ``(n, d)`` points -> ``(n, k)`` int64 indices, self excluded."""
-    lazy_tensor = _import_pykeops().torch.LazyTensor
+    pykeops = _import_pykeops()
+    failure = keops_gpu_failure() if _keops_uses_gpu(pykeops) else None
+    if failure is not None:
+        raise ImportError(f"pykeops cannot run its GPU kernels here: {failure}\n{_KEOPS_HINT}")
+    lazy_tensor = pykeops.torch.LazyTensor
     try:
         # The kernel depends on (d, k, dtype, device), not on n: compile or load it on
         # k + 1 points so that a compiler failure is told apart from a run-time one.
