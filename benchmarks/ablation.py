@@ -18,7 +18,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import compare  # noqa: E402
 from methods import METHODS, Method, deepsmote, deferred, every_class_varied  # noqa: E402
-from pools import class_deviations, equal_shares, head_classes, nearest_classes, signed, two_steps, with_pool  # noqa: E402
+from pools import (  # noqa: E402
+    class_deviations, equal_shares, head_classes, nearest_classes, signed, two_steps, varied_below, with_pool,
+)
 
 from torch_deepsmote import INTERPOLATION_SETTINGS, PAPER_SETTINGS  # noqa: E402
 
@@ -86,6 +88,8 @@ VARIANTS = {
     # the library's default: variations borrowed from the class and its two nearest classes
     "DeepSMOTE (default)": METHODS["DeepSMOTE (default)"],
     "default, borrowing from the class and its nearest class (variation_classes 2)": deepsmote(variation_classes=2),
+    "default, only the classes < 1/10 of the largest varied, the others copied":
+        with_pool(METHODS["DeepSMOTE (default)"], varied_below(0.1)),
     # one change from the paper's recipe
     "paper recipe + base residual (detail base)": deepsmote(**PAPER_SETTINGS | {"detail": "base"}),
 }

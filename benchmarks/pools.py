@@ -129,3 +129,22 @@ def with_pool(method: Callable[..., Any], tweak: Tweak) -> Callable[..., Any]:
 
     pooled.__doc__ = f"{method.__doc__} {tweak.__doc__}"
     return pooled
+
+
+def varied_below(share: float) -> Tweak:
+    """Only the classes holding fewer than ``share`` × the largest class's images borrow
+    variations; the larger grown classes are grown by plain copies."""
+    def tweak(oversampler: DeepSMOTE, images: torch.Tensor, labels: torch.Tensor) -> None:
+        counts = torch.bincount(labels)
+        copied = counts >= share * counts.max()
+        borrowing = oversampler.draw
+
+        def draw(label: int, n_samples: int, generator: torch.Generator) -> SmoteDraw:
+            if not copied[label]:
+                return borrowing(label, n_samples, generator)
+            return draw_smote(oversampler.neighbors_[label], n_samples, generator, oversampler.max_gap, copy_fraction=1.0)
+
+        oversampler.draw = draw
+
+    tweak.__doc__ = varied_below.__doc__.replace("``share``", f"{share:g}")
+    return tweak

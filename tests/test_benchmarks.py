@@ -187,3 +187,17 @@ def test_every_pool_variant_keeps_a_labelled_pool_the_draws_can_use(compare):
     allowed = torch.cat([steps[lender] for lender in lenders])
     borrowed = fitted.variations_[draw.variation]
     assert all(bool((allowed == row).all(1).any()) for row in borrowed)
+
+
+def test_varied_below_copies_the_larger_grown_classes_and_varies_the_smaller(compare):
+    import pools
+
+    from torch_deepsmote import DeepSMOTE
+
+    images, labels = blob_images([30, 12, 6])
+    fitted = DeepSMOTE(latent_dim=8, width=4, epochs=1, batch_size=16, random_state=0, progress=False).fit(images, labels)
+    pools.varied_below(0.3)(fitted, images, labels)  # 12 ≥ 0.3 × 30 is copied; 6 is varied
+    copied, varied = (fitted.draw(label, 40, torch.Generator().manual_seed(0)) for label in (1, 2))
+    assert bool((copied.gap == 0).all()) and bool((copied.strength == 0).all())
+    assert bool((varied.gap == 0).all()) and bool((varied.strength > 0).any())
+    assert fitted.sample(random_state=0)[0].shape[0] == fitted.sampling_strategy_[1] + fitted.sampling_strategy_[2]
