@@ -16,7 +16,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from torch_deepsmote import _keops_probe, neighbors
+from torch_deepsmote import _keops, neighbors
 from torch_deepsmote.neighbors import kneighbors, resolve_backend
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -173,7 +173,7 @@ def test_bad_arguments_raise_naming_the_parameter(x, k, kwargs, error, match):
 
 
 def test_auto_resolves_to_torch_on_cpu_even_when_keops_is_available(monkeypatch):
-    monkeypatch.setattr(neighbors, "_keops_importable", lambda: True)
+    monkeypatch.setattr(_keops, "importable", lambda: True)
     for n in (10, neighbors.CUDA_KEOPS_MIN_POINTS, 10 * neighbors.CUDA_KEOPS_MIN_POINTS):
         assert resolve_backend("auto", torch.empty(n, 2)) == "torch"
     assert resolve_backend("keops", torch.empty(3, 2)) == "keops"
@@ -182,7 +182,7 @@ def test_auto_resolves_to_torch_on_cpu_even_when_keops_is_available(monkeypatch)
 
 @pytest.mark.parametrize("importable", [True, False])
 def test_auto_rule_on_cuda(monkeypatch, importable):
-    monkeypatch.setattr(neighbors, "_keops_importable", lambda: importable)
+    monkeypatch.setattr(_keops, "importable", lambda: importable)
     threshold = neighbors.CUDA_KEOPS_MIN_POINTS
 
     def fake(n):  # resolve_backend only reads .device and .shape
@@ -224,13 +224,13 @@ def test_importing_the_package_does_not_import_pykeops():
     ],
 )
 def test_drop_self(candidates, expected):
-    assert torch.equal(neighbors._drop_self(torch.tensor(candidates)), torch.tensor(expected))
+    assert torch.equal(_keops.drop_self(torch.tensor(candidates)), torch.tensor(expected))
 
 
 @pytest.fixture
 def fresh_keops_import(monkeypatch):
     """Make the module forget its lazily imported pykeops for one test."""
-    monkeypatch.setattr(neighbors, "_pykeops", None)
+    monkeypatch.setattr(_keops, "_pykeops", None)
 
 
 def test_missing_pykeops_raises_import_error_with_hint(monkeypatch, fresh_keops_import):
@@ -242,7 +242,7 @@ def test_missing_pykeops_raises_import_error_with_hint(monkeypatch, fresh_keops_
     with pytest.raises(ImportError, match="pip install pykeops"):
         neighbors.set_keops_build_folder("/tmp")
     # auto never raises for a missing pykeops, even where it would want KeOps (CUDA, large n).
-    assert neighbors._keops_importable() is False
+    assert _keops.importable() is False
     big_cuda = SimpleNamespace(device=torch.device("cuda"), shape=(neighbors.CUDA_KEOPS_MIN_POINTS, 8))
     assert resolve_backend("auto", big_cuda) == "torch"
     assert torch.equal(kneighbors(x, 2), oracle(x, 2))
@@ -255,8 +255,8 @@ def test_compile_failure_raises_chained_import_error_and_auto_falls_back(monkeyp
         raise failure
 
     fake_pykeops = SimpleNamespace(torch=SimpleNamespace(LazyTensor=None), config=SimpleNamespace(gpu_available=False))
-    monkeypatch.setattr(neighbors, "_import_pykeops", lambda: fake_pykeops)
-    monkeypatch.setattr(neighbors, "_keops_candidates", broken)
+    monkeypatch.setattr(_keops, "import_pykeops", lambda: fake_pykeops)
+    monkeypatch.setattr(_keops, "nearest_candidates", broken)
     x = random_points(20, 3)
     with pytest.raises(ImportError, match=r"failed to compile.*C\+\+ compiler.*pip install pykeops") as info:
         kneighbors(x, 2, "keops")
@@ -270,13 +270,13 @@ def test_compile_failure_raises_chained_import_error_and_auto_falls_back(monkeyp
 
 
 def test_a_keops_crash_in_the_gpu_probe_becomes_an_import_error(monkeypatch, caplog):
-    monkeypatch.setattr(_keops_probe, "_PROBE_CODE", "import os, signal; os.kill(os.getpid(), signal.SIGSEGV)")
-    assert "killed by SIGSEGV" in _keops_probe.keops_gpu_failure.__wrapped__()
-    monkeypatch.setattr(_keops_probe, "_PROBE_CODE", "raise SystemExit('no nvrtc')")
-    assert "exited with status 1:\nno nvrtc" in _keops_probe.keops_gpu_failure.__wrapped__()
+    monkeypatch.setattr(_keops, "_PROBE_CODE", "import os, signal; os.kill(os.getpid(), signal.SIGSEGV)")
+    assert "killed by SIGSEGV" in _keops.gpu_failure.__wrapped__()
+    monkeypatch.setattr(_keops, "_PROBE_CODE", "raise SystemExit('no nvrtc')")
+    assert "exited with status 1:\nno nvrtc" in _keops.gpu_failure.__wrapped__()
 
-    monkeypatch.setattr(neighbors, "_keops_uses_gpu", lambda pykeops: True)
-    monkeypatch.setattr(neighbors, "keops_gpu_failure", lambda: "a child process was killed by SIGSEGV")
+    monkeypatch.setattr(_keops, "uses_gpu", lambda pykeops: True)
+    monkeypatch.setattr(_keops, "gpu_failure", lambda: "a child process was killed by SIGSEGV")
     x = random_points(20, 3)
     with pytest.raises(ImportError, match=r"cannot run its GPU kernels here: a child .*SIGSEGV\n.*backend='torch'"):
         kneighbors(x, 2, "keops")
@@ -343,7 +343,7 @@ def test_keops_on_the_test_device_matches_torch(keops_results, device):
 
 def test_the_gpu_probe_passes_where_keops_runs(keops_results):
     # keops_results skipped the test unless KeOps compiles here; the child then runs it too.
-    assert _keops_probe.keops_gpu_failure.__wrapped__() is None
+    assert _keops.gpu_failure.__wrapped__() is None
 
 
 def test_keops_build_folder_from_env_then_setter(tmp_path):
@@ -352,8 +352,8 @@ def test_keops_build_folder_from_env_then_setter(tmp_path):
         """
         import json, logging, os, sys
         logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
-        from torch_deepsmote import _keops_probe, neighbors
-        pykeops = neighbors._import_pykeops()
+        from torch_deepsmote import _keops, neighbors
+        pykeops = _keops.import_pykeops()
         first = pykeops.get_build_folder()
         leaked = "KEOPS_CACHE_FOLDER" in os.environ
         neighbors.set_keops_build_folder(sys.argv[1])

@@ -7,7 +7,7 @@ Two backends compute the same thing:
   O(n * d + chunk_size * n), never O(n * n).
 * ``"keops"``: a symbolic ``pykeops.torch.LazyTensor`` distance matrix reduced with
   ``argKmin``; KeOps never materialises the matrix either. pykeops is imported
-  lazily, on the first call that needs it, and only from this module.
+  lazily, on the first call that needs it, and only by ``torch_deepsmote._keops``.
 
 ``"auto"`` picks between them from measurements (see :func:`resolve_backend`).
 """
@@ -16,14 +16,13 @@ from __future__ import annotations
 
 import logging
 import os
-import sys
-from types import ModuleType
-from typing import Any, Callable
+from typing import Any
 
 import torch
 from torch import Tensor
 
-from ._keops_probe import keops_gpu_failure
+from . import _keops
+from ._keops import KEOPS_BUILD_DIR_ENV
 from ._validation import check_int, check_option
 
 __all__ = [
@@ -48,19 +47,6 @@ CUDA_KEOPS_MIN_POINTS = 10_000
 """On CUDA, ``"auto"`` uses KeOps from this many points on. Not measured against
 KeOps on a GPU (see :func:`resolve_backend`); re-measure with
 ``benchmarks/knn_backends.py --device cuda`` where KeOps runs."""
-
-KEOPS_BUILD_DIR_ENV = "TORCH_DEEPSMOTE_KEOPS_BUILD_DIR"
-"""Environment variable naming KeOps's cache folder (see :func:`set_keops_build_folder`);
-read when this module first imports pykeops."""
-
-_KEOPS_HINT = (
-    "The 'keops' k-NN backend needs pykeops, which compiles its kernels at run time "
-    "and so needs a working C++ compiler (g++ or clang++; nvcc/CUDA for GPU tensors). "
-    "Install it with `pip install pykeops`, or use backend='torch'."
-)
-
-_pykeops: ModuleType | None = None  # pykeops once imported, set by _import_pykeops only
-
 
 def kneighbors(
     x: Tensor,
@@ -114,7 +100,7 @@ def kneighbors(
         logger.debug("kneighbors: n=%d, d=%d, k=%d, backend %r -> %r", *x.shape, k, backend, chosen)
         if chosen == "keops":
             try:
-                return _kneighbors_keops(points, k)
+                return _keops.kneighbors_keops(points, k)
             except ImportError:
                 if backend != "auto":
                     raise
@@ -156,7 +142,7 @@ def resolve_backend(backend: str, x: Tensor) -> str:
     if backend != "auto":
         return backend
     wants_keops = x.device.type == "cuda" and x.shape[0] >= CUDA_KEOPS_MIN_POINTS
-    return "keops" if wants_keops and _keops_importable() else "torch"
+    return "keops" if wants_keops and _keops.importable() else "torch"
 
 
 def default_chunk_size(n: int, element_size: int, block_bytes: int = DEFAULT_BLOCK_BYTES) -> int:
@@ -191,7 +177,7 @@ def set_keops_build_folder(path: str | os.PathLike[str]) -> None:
     Raises:
         ImportError: pykeops is not installed.
     """
-    _import_pykeops(os.fspath(path))
+    _keops.import_pykeops(os.fspath(path))
 
 
 # --------------------------------------------------------------------------- checks
@@ -255,114 +241,3 @@ def _kneighbors_torch(points: Tensor, k: int, chunk_size: int | None) -> Tensor:
         scores.diagonal(offset=start).fill_(float("inf"))
         neighbours[start:stop] = scores.topk(k, dim=1, largest=False, sorted=True).indices
     return neighbours
-
-
-# --------------------------------------------------------------------------- keops backend
-
-
-def _import_pykeops(cache_folder: str | None = None) -> ModuleType:
-    """Return pykeops, importing it on first use (the module's only global state).
-
-    The first import uses ``cache_folder``, else ``TORCH_DEEPSMOTE_KEOPS_BUILD_DIR``,
-    else KeOps's default; a ``cache_folder`` given later switches the folder.
-    """
-    global _pykeops
-    if _pykeops is None:
-        _pykeops = _load_pykeops(cache_folder or os.environ.get(KEOPS_BUILD_DIR_ENV) or None)
-    elif cache_folder is not None:
-        _switch_cache_folder(_pykeops, cache_folder)
-    return _pykeops
-
-
-def _load_pykeops(cache_folder: str | None) -> ModuleType:
-    preloaded = "keopscore" in sys.modules  # KeOps reads its cache folder once, at import
-    previous = os.environ.get("KEOPS_CACHE_FOLDER")
-    if cache_folder is not None:
-        os.environ["KEOPS_CACHE_FOLDER"] = cache_folder
-    try:
-        import pykeops
-        import pykeops.torch  # noqa: F401  (LazyTensor lives here)
-    except Exception as error:  # a broken install can raise more than ImportError
-        raise ImportError(f"pykeops cannot be imported. {_KEOPS_HINT}") from error
-    finally:
-        if cache_folder is not None:
-            _restore_env("KEOPS_CACHE_FOLDER", previous)
-    if cache_folder is not None and preloaded:
-        _switch_cache_folder(pykeops, cache_folder)
-    return pykeops
-
-
-def _restore_env(name: str, value: str | None) -> None:
-    if value is None:
-        os.environ.pop(name, None)
-    else:
-        os.environ[name] = value
-
-
-def _switch_cache_folder(pykeops: ModuleType, cache_folder: str) -> None:
-    subfolder = pykeops.config.pykeops_base.get_default_build_folder_name()
-    pykeops.set_build_folder(os.path.join(cache_folder, subfolder))
-    logger.warning(
-        "pykeops was already imported: its build folder is now %s, but pykeops keeps its index "
-        "of compiled formulas in the folder active at import time, so kernels compiled now are "
-        "reused by this process only. Set %s before the first KeOps call to avoid this.",
-        pykeops.get_build_folder(),
-        KEOPS_BUILD_DIR_ENV,
-    )
-
-
-def _keops_importable() -> bool:
-    try:
-        _import_pykeops()
-    except ImportError:
-        return False
-    return True
-
-
-def _keops_uses_gpu(pykeops: ModuleType) -> bool:
-    """KeOps runs on the GPU when it finds CUDA, even for CPU tensors."""
-    return bool(pykeops.config.gpu_available)
-
-
-def _keops_candidates(lazy_tensor: Callable[[Tensor], Any], points: Tensor, count: int) -> Tensor:
-    """Indices of the ``count`` nearest points, self included: ``(n, d)`` -> ``(n, count)``."""
-    rows = lazy_tensor(points[:, None, :])  # (n, 1, d)
-    cols = lazy_tensor(points[None, :, :])  # (1, n, d)
-    squared = ((rows - cols) ** 2).sum(dim=2)  # symbolic (n, n)
-    return squared.argKmin(count, dim=1).long()
-
-
-def _kneighbors_keops(points: Tensor, k: int) -> Tensor:
-    """KeOps k-NN: ``(n, d)`` points -> ``(n, k)`` int64 indices, self excluded."""
-    pykeops = _import_pykeops()
-    failure = keops_gpu_failure() if _keops_uses_gpu(pykeops) else None
-    if failure is not None:
-        raise ImportError(f"pykeops cannot run its GPU kernels here: {failure}\n{_KEOPS_HINT}")
-    lazy_tensor = pykeops.torch.LazyTensor
-    try:
-        # The kernel depends on (d, k, dtype, device), not on n: compile or load it on
-        # k + 1 points so that a compiler failure is told apart from a run-time one.
-        _keops_candidates(lazy_tensor, points[: k + 1], k + 1)
-    except (ImportError, OSError, RuntimeError, ValueError) as error:
-        raise ImportError(f"pykeops failed to compile its k-NN kernel. {_KEOPS_HINT}") from error
-    return _drop_self(_keops_candidates(lazy_tensor, points, k + 1))
-
-
-def _drop_self(candidates: Tensor) -> Tensor:
-    """Remove each row's own index from its ``k + 1`` nearest candidates.
-
-    A row normally finds itself among its candidates and loses that entry. With more
-    than ``k`` exact duplicates it may not (ties at distance 0 rank arbitrarily); then
-    every candidate is another point and the farthest, the last, is dropped.
-
-    Args:
-        candidates: Shape ``(n, k + 1)``, distinct indices per row, nearest first.
-
-    Returns:
-        Shape ``(n, k)``, order kept.
-    """
-    n, count = candidates.shape
-    own = torch.arange(n, device=candidates.device).unsqueeze(1)
-    keep = candidates != own
-    keep[keep.all(dim=1), -1] = False
-    return candidates[keep].view(n, count - 1)
