@@ -18,7 +18,7 @@ from torch_deepsmote import (
     fit_autoencoder,
     kneighbors,
 )
-from torch_deepsmote import cache, neighbors
+from torch_deepsmote import _keops, cache
 
 from .conftest import FAST_OPTIONS, blob_images
 
@@ -275,7 +275,7 @@ def test_tiny_classes_are_handled_with_a_warning(counts, match):
 
 
 def test_keops_backend_without_pykeops_gives_the_install_hint(monkeypatch):
-    monkeypatch.setattr(neighbors, "_pykeops", None)
+    monkeypatch.setattr(_keops, "_pykeops", None)
     monkeypatch.setitem(sys.modules, "pykeops", None)  # makes `import pykeops` fail
     monkeypatch.setitem(sys.modules, "pykeops.torch", None)
     with pytest.raises(ImportError, match=r"pip install pykeops.*backend='torch'"):
