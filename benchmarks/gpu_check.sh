@@ -1,17 +1,17 @@
 #!/usr/bin/env bash
-# Every GPU check in one prepared run (at most about 9 minutes), packed into
+# Every GPU check in one prepared run (at most about 10 minutes), packed into
 # $OUT/gpu-check.tar.gz after each stage, so that a run stopped early keeps what it did.
 #
 # Prepare on a machine with the package registries, in the repository root:
 #   mkdir -p data/fashion-mnist && cp /usr/share/datasets/fashion-mnist/*.gz data/fashion-mnist/
 #   python3 -m pip download --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \
 #       --platform manylinux_2_28_x86_64 --platform manylinux_2_17_x86_64 -d .whl \
-#       imbalanced-learn==0.14.2 scikit-learn==1.9.1
+#       imbalanced-learn==0.14.2 sklearn-compat==0.1.6 scikit-learn==1.9.1
 #   python3 -m pip wheel --no-deps -w .whl pykeops==2.3 keopscore==2.3   # source-only on PyPI
 #   (both folders are git-ignored; carry them to the GPU machine with the working tree)
 # Then on the GPU machine:  OUT=/some/folder bash benchmarks/gpu_check.sh
 # Each stage has a time limit (seconds) and its exit status goes to stages.txt.
-# DEVICE and PROFILE (default cuda and gpu) let the script itself be tried on a CPU.
+# DEVICE, PROFILE and SEEDS (default cuda, gpu and 0 1 2) let the script itself be tried on a CPU.
 set -uo pipefail
 OUT=${OUT:-gpu-check} DEVICE=${DEVICE:-cuda} PROFILE=${PROFILE:-gpu}
 WORK=$(mktemp -d)
@@ -35,10 +35,15 @@ stage machine 30 bash -c 'nvidia-smi -L; nvidia-smi --query-gpu=name,driver_vers
     python3 -c "import sys, torch, torchvision, sklearn, imblearn, pykeops, numpy;
 print(sys.version); print(torch.__version__, torch.version.cuda, torch.cuda.is_available() and torch.cuda.get_device_name());
 print(torchvision.__version__, sklearn.__version__, imblearn.__version__, pykeops.__version__, numpy.__version__)"'
-stage tests 100 python3 -m pytest -q -x --device "$DEVICE" tests/test_neighbors.py tests/test_oversampler.py \
+stage tests 90 python3 -m pytest -q -x --device "$DEVICE" tests/test_neighbors.py tests/test_oversampler.py \
     tests/test_dataset.py tests/test_training.py
-stage compare 300 python3 benchmarks/compare.py --profile "$PROFILE" --device "$DEVICE" --root data/fashion-mnist \
-    --out "$WORK/compare" --methods "DeepSMOTE (default)" "random oversampling" SMOTE none "DeepSMOTE (paper penalty)"
 stage knn-backends 45 python3 benchmarks/knn_backends.py --device "$DEVICE" --budget-s 8 --out "$WORK/knn_backends"
 stage throughput 80 python3 benchmarks/throughput.py --device "$DEVICE" --root data/fashion-mnist --width 64 \
     --no-slow-variants --knn-budget-s 8 --out "$WORK/throughput"
+# The comparison resumes from the rows already measured on a GPU (the first run's seed 0)
+# and adds the missing ones; what it reaches in its time is kept.
+mkdir -p "$WORK/compare"
+[ "$PROFILE" = gpu ] && cp benchmarks/results/gpu-h200/partial.json "$WORK/compare/"
+stage compare 330 python3 benchmarks/compare.py --profile "$PROFILE" --device "$DEVICE" --root data/fashion-mnist \
+    --out "$WORK/compare" --seeds ${SEEDS:-0 1 2} \
+    --methods "DeepSMOTE (default)" "random oversampling" SMOTE none "DeepSMOTE (paper penalty)"
