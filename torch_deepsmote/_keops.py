@@ -26,7 +26,7 @@ from typing import Any, Callable
 import torch
 from torch import Tensor
 
-logger = logging.getLogger("torch_deepsmote.neighbors")
+logger = logging.getLogger("torch_deepsmote.neighbors")  # the k-NN's one logger
 
 KEOPS_BUILD_DIR_ENV = "TORCH_DEEPSMOTE_KEOPS_BUILD_DIR"
 """Environment variable naming KeOps's cache folder (see

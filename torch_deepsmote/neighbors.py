@@ -48,6 +48,7 @@ CUDA_KEOPS_MIN_POINTS = 10_000
 KeOps on a GPU (see :func:`resolve_backend`); re-measure with
 ``benchmarks/knn_backends.py --device cuda`` where KeOps runs."""
 
+
 def kneighbors(
     x: Tensor,
     k: int,
@@ -104,7 +105,7 @@ def kneighbors(
             except ImportError:
                 if backend != "auto":
                     raise
-                logger.warning("pykeops cannot compile; 'auto' k-NN falls back to torch.", exc_info=True)
+                logger.warning("pykeops cannot run here; 'auto' k-NN falls back to torch.", exc_info=True)
         return _kneighbors_torch(points, k, chunk_size)
 
 
