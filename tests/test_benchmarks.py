@@ -201,3 +201,16 @@ def test_varied_below_copies_the_larger_grown_classes_and_varies_the_smaller(com
     assert bool((copied.gap == 0).all()) and bool((copied.strength == 0).all())
     assert bool((varied.gap == 0).all()) and bool((varied.strength > 0).any())
     assert fitted.sample(random_state=0)[0].shape[0] == fitted.sampling_strategy_[1] + fitted.sampling_strategy_[2]
+
+
+def test_knn_backends_times_only_the_backends_asked_for(monkeypatch, tmp_path):
+    monkeypatch.syspath_prepend(str(BENCHMARKS))
+    import knn_backends
+
+    out = tmp_path / "knn"
+    knn_backends.main(["--backends", "torch", "auto", "--sizes", "40", "--dim", "4", "--min-total-s", "0.01",
+                       "--max-repeats", "3", "--out", str(out)])
+    rows = {row["backend"]: row for row in json.loads(out.with_suffix(".json").read_text())["measurements"]}
+    assert rows["keops"] == {"n": 40, "backend": "keops", "not_requested": True}
+    assert rows["torch"]["median_s"] > 0 and rows["auto"]["resolved"] == "torch"
+    assert "| 40 | " in out.with_suffix(".md").read_text() and "not run" in out.with_suffix(".md").read_text()
