@@ -46,8 +46,9 @@ class DeepSMOTE(FittedStateMixin, GenerationMixin, BaseEstimator):
     """Oversample image classes in the latent space of a trained autoencoder.
 
     The autoencoder (:class:`~torch_deepsmote.ConvAutoencoder`) is trained on all
-    classes; each class to grow is encoded, every latent gets its ``k_neighbors``
-    nearest same-class latents, and new latents ``z + u·(z_nn − z) + s·v`` are
+    classes; every class is encoded, every latent gets its ``k_neighbors``
+    nearest same-class latents (the classes to grow for their draws, every class
+    for the pool of variations), and new latents ``z + u·(z_nn − z) + s·v`` are
     decoded into images, where ``v`` is a step between two neighbouring latents of
     the class or of a class near it (a borrowed variation). By default every new
     latent starts at a real one (``copy_fraction=1``: ``u = 0``) and borrows a
