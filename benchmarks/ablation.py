@@ -88,6 +88,7 @@ VARIANTS = {
     # the library's default: variations borrowed from the class and its two nearest classes
     "DeepSMOTE (default)": METHODS["DeepSMOTE (default)"],
     "default, borrowing from the class and its nearest class (variation_classes 2)": deepsmote(variation_classes=2),
+    "default, borrowing from the class itself only (variation_classes 1)": deepsmote(variation_classes=1),
     "default, autoencoder trained 3× longer": scaled_autoencoder(METHODS["DeepSMOTE (default)"], epochs=3),
     "default, only the classes < 1/10 of the largest varied, the others copied":
         with_pool(METHODS["DeepSMOTE (default)"], varied_below(0.1)),
