@@ -14,10 +14,9 @@ from typing import Any, Callable
 
 import torch
 
-from torch_deepsmote import DeepSMOTE
+from torch_deepsmote import DeepSMOTE, variations
 from torch_deepsmote._convert import to_network_range
 from torch_deepsmote.smote import SmoteDraw, draw_smote
-from torch_deepsmote import variations
 from torch_deepsmote.variations import VARIATION_POOL_SIZE
 
 Tweak = Callable[[DeepSMOTE, torch.Tensor, torch.Tensor], None]
@@ -51,6 +50,12 @@ def _set_pool(oversampler: DeepSMOTE, pool: torch.Tensor, sources: torch.Tensor)
     oversampler.variations_, oversampler.variation_sources_ = pool, sources
 
 
+def _set_evenly(oversampler: DeepSMOTE, pool: torch.Tensor, sources: torch.Tensor) -> None:
+    """The pool cut to ``VARIATION_POOL_SIZE`` evenly spaced rows, as the library's is."""
+    kept = _evenly(len(pool), VARIATION_POOL_SIZE)
+    _set_pool(oversampler, pool[kept], sources[kept])
+
+
 def equal_shares(oversampler: DeepSMOTE, images: torch.Tensor, labels: torch.Tensor) -> None:
     """Every class gives the pool the same number of steps (not in proportion to its size;
     a small class's steps repeat)."""
@@ -77,17 +82,15 @@ def class_deviations(oversampler: DeepSMOTE, images: torch.Tensor, labels: torch
     """Steps from a class's mean latent to one of its latents, of every class."""
     latents = oversampler.encode(to_network_range(images)).cpu()
     means = torch.stack([latents[labels == label].mean(0) for label in range(int(labels.max()) + 1)])
-    kept = _evenly(len(latents), VARIATION_POOL_SIZE)
-    _set_pool(oversampler, (latents - means[labels])[kept], labels[kept])
+    _set_evenly(oversampler, latents - means[labels], labels)
 
 
 def head_classes(oversampler: DeepSMOTE, images: torch.Tensor, labels: torch.Tensor) -> None:
     """Steps of the classes holding at least a tenth of the largest class's images only."""
     steps = _class_steps(oversampler, images, labels)
     counts = torch.bincount(labels)
-    pool, sources = _labelled({label: rows for label, rows in steps.items() if counts[label] * 10 >= counts.max()})
-    kept = _evenly(len(pool), VARIATION_POOL_SIZE)
-    _set_pool(oversampler, pool[kept], sources[kept])
+    head = {label: rows for label, rows in steps.items() if counts[label] * 10 >= counts.max()}
+    _set_evenly(oversampler, *_labelled(head))
 
 
 def nearest_classes(n_classes: int) -> Tweak:

@@ -316,7 +316,6 @@ def _fit_or_load(
     return False
 
 
-
 def _is_main_process() -> bool:
     distributed = torch.distributed.is_available() and torch.distributed.is_initialized()
     return not distributed or torch.distributed.get_rank() == 0
