@@ -17,7 +17,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import compare  # noqa: E402
-from methods import METHODS, Method, deepsmote, deferred, every_class_varied  # noqa: E402
+from methods import (  # noqa: E402
+    METHODS, Method, deepsmote, deepsmote_to, deferred, every_class_varied, random_oversampling_to,
+)
 from pools import (  # noqa: E402
     class_deviations, equal_shares, head_classes, nearest_classes, signed, two_steps, varied_below, with_pool,
 )
@@ -92,6 +94,9 @@ VARIANTS = {
     "default, autoencoder trained 3× longer": scaled_autoencoder(METHODS["DeepSMOTE (default)"], epochs=3),
     "default, only the classes < 1/10 of the largest varied, the others copied":
         with_pool(METHODS["DeepSMOTE (default)"], varied_below(0.1)),
+    # balancing part of the way: every class grown to half the largest class's count
+    "random oversampling, every class grown to half the largest": random_oversampling_to(0.5),
+    "default, every class grown to half the largest": deepsmote_to(0.5),
     # one change from the paper's recipe
     "paper recipe + base residual (detail base)": deepsmote(**PAPER_SETTINGS | {"detail": "base"}),
 }

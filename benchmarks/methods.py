@@ -33,18 +33,31 @@ def none(images, labels, seed, settings, transform) -> Dataset:
     return TensorImages(images, labels, transform)
 
 
-def random_oversampling(images, labels, seed, settings, transform) -> Dataset:
-    """Every class repeated at random (with replacement) up to the majority count."""
-    generator = torch.Generator().manual_seed(seed)
-    counts = torch.bincount(labels)
-    chosen = [torch.arange(len(labels))]
-    for label, count in enumerate(counts.tolist()):
-        members = torch.nonzero(labels == label).flatten()
-        extra = int(counts.max()) - count
-        if extra and len(members):
-            chosen.append(members[torch.randint(len(members), (extra,), generator=generator)])
-    index = torch.cat(chosen)
-    return _balanced_copy(images[index], labels[index], transform)
+def grown_counts(labels: torch.Tensor, share: float = 1.0) -> dict[int, int]:
+    """class → its count after growing every class to ``share`` × the largest class's
+    count (a class already above that keeps its own)."""
+    counts = torch.bincount(labels).tolist()
+    return {label: max(count, round(share * max(counts))) for label, count in enumerate(counts)}
+
+
+def random_oversampling_to(share: float) -> Method:
+    """Random oversampling that grows every class to ``share`` × the majority count."""
+    def method(images, labels, seed, settings, transform) -> Dataset:
+        generator = torch.Generator().manual_seed(seed)
+        chosen = [torch.arange(len(labels))]
+        counts = torch.bincount(labels).tolist()
+        for label, target in grown_counts(labels, share).items():
+            members = torch.nonzero(labels == label).flatten()
+            if target > counts[label] and len(members):
+                chosen.append(members[torch.randint(len(members), (target - counts[label],), generator=generator)])
+        index = torch.cat(chosen)
+        return _balanced_copy(images[index], labels[index], transform)
+
+    method.__doc__ = f"Every class repeated at random (with replacement) up to {share:g} × the majority count."
+    return method
+
+
+random_oversampling = random_oversampling_to(1.0)
 
 
 def smote(images, labels, seed, settings, transform) -> Dataset:
@@ -137,6 +150,15 @@ def deferred(method: Method, warmup: float) -> Method:
 
     deferred_method.__doc__ = f"{method.__doc__} Rebalanced after {warmup:.0%} of the steps."
     return deferred_method
+
+
+def deepsmote_to(share: float, **options: Any) -> Method:
+    """DeepSMOTE with ``options`` growing every class to ``share`` × the majority count."""
+    def method(images, labels, seed, settings, transform) -> Dataset:
+        return deepsmote(sampling_strategy=grown_counts(labels, share), **options)(images, labels, seed, settings, transform)
+
+    method.__doc__ = f"DeepSMOTEDataset with {options}, every class grown to {share:g} × the majority count."
+    return method
 
 
 def every_class_varied(**options: Any) -> Method:

@@ -157,6 +157,20 @@ def test_every_class_varied_grows_every_class_and_draws_synthetic_items_only(com
     assert len(draws) == 100 and min(draws) >= 15 and set(draws) == set(range(15, 39))
 
 
+def test_partly_balanced_methods_grow_every_class_to_the_share_of_the_largest(compare):
+    from methods import deepsmote_to, grown_counts, random_oversampling_to
+
+    images, labels = blob_images([12, 3, 8])
+    assert grown_counts(labels, 0.5) == {0: 12, 1: 6, 2: 8}  # a class above the share keeps its count
+    copies = random_oversampling_to(0.5)(images, labels, 0, {}, None)
+    assert torch.bincount(copies.targets).tolist() == [12, 6, 8]
+    drawn = torch.randint(3, (3,), generator=torch.Generator().manual_seed(0))
+    assert torch.equal(copies.images[23:], images[labels == 1][drawn])  # the seed's draws, class by class
+    settings = {"deepsmote": {"epochs": 1, "width": 4, "latent_dim": 8, "batch_size": 8, "cache_dir": False}}
+    grown = deepsmote_to(0.5)(images, labels, 0, settings, None)
+    assert torch.bincount(grown.targets).tolist() == [12, 6, 8]
+
+
 def test_ablation_runs_a_deferred_deepsmote_with_its_quality_scored(compare, tmp_path):
     import ablation
 
