@@ -228,3 +228,25 @@ def test_knn_backends_times_only_the_backends_asked_for(monkeypatch, tmp_path):
     assert rows["keops"] == {"n": 40, "backend": "keops", "not_requested": True}
     assert rows["torch"]["median_s"] > 0 and rows["auto"]["resolved"] == "torch"
     assert "| 40 | " in out.with_suffix(".md").read_text() and "not run" in out.with_suffix(".md").read_text()
+
+
+def test_neighbour_vote_takes_the_majority_of_the_nearest_latents_without_the_query_itself(compare):
+    from drift import neighbour_vote
+
+    latents = torch.tensor([[0.0], [0.1], [0.2], [5.0], [5.1], [0.6]])
+    labels = torch.tensor([0, 0, 0, 1, 1, 1])  # the last point sits among class 0
+    assert neighbour_vote(latents, latents, labels, 1, skip_self=True).tolist() == [0, 0, 0, 1, 1, 0]
+    assert neighbour_vote(latents, latents, labels, 1).tolist() == labels.tolist()  # itself, when not skipped
+    queries = torch.tensor([[0.05], [4.9]])
+    assert neighbour_vote(queries, latents, labels, 3, chunk=1).tolist() == [0, 1]
+
+
+def test_drift_check_scores_every_grown_class(compare, tmp_path):
+    import drift
+
+    report = drift.main(["--profile", "smoke", "--neighbors", "3", "--out", str(tmp_path / "drift")])
+    shares = report["runs"][0]
+    assert sorted(shares) == list(range(1, 10))  # every minority class of digits
+    assert all(0.0 <= s["real"] <= 1.0 and 0.0 <= s["synthetic"] <= 1.0 and s["n_synthetic"] > 0 for s in shares.values())
+    assert "| 9 |" in (tmp_path / "drift" / "drift.md").read_text()
+    assert json.loads((tmp_path / "drift" / "drift.json").read_text())["neighbors"] == 3
