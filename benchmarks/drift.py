@@ -68,11 +68,11 @@ def measure_seed(profile: dict, seed: int, k: int) -> dict[int, dict[str, float]
     return shares
 
 
-def table(runs: dict[int, dict[int, dict[str, float]]], k: int) -> list[str]:
+def table(runs: dict[int, dict[int, dict[str, float]]]) -> list[str]:
     """Markdown rows: per class, the real and synthetic shares (mean over the seeds, %)."""
     classes = sorted({label for shares in runs.values() for label in shares})
-    lines = [f"| class | real images | synthetic images | real voted into their class (%) | "
-             f"synthetic voted into their class (%) | difference |", "|---|---|---|---|---|---|"]
+    lines = ["| class | real images | synthetic images | real voted into their class (%) | "
+             "synthetic voted into their class (%) | difference |", "|---|---|---|---|---|---|"]
     for label in classes:
         real = statistics.mean(100 * runs[s][label]["real"] for s in runs)
         synthetic = statistics.mean(100 * runs[s][label]["synthetic"] for s in runs)
@@ -98,7 +98,7 @@ def main(argv: list[str] | None = None) -> dict:
              f"{METHOD}; seeds {seeds}; each image labelled by the majority of its {args.neighbors} nearest real "
              f"training latents (re-encoded synthetic images; real images without themselves); mean over the seeds. "
              f"Machine: {report['machine']['processor']}, {report['machine']['cpu_count']} CPUs; "
-             f"torch {report['machine']['torch']}.", "", *table(runs, args.neighbors)]
+             f"torch {report['machine']['torch']}.", "", *table(runs)]
     print("\n".join(lines))
     if args.out is not None:
         args.out.mkdir(parents=True, exist_ok=True)
