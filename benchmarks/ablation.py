@@ -92,6 +92,8 @@ VARIANTS = {
     "default, borrowing from the class and its nearest class (variation_classes 2)": deepsmote(variation_classes=2),
     "default, borrowing from the class itself only (variation_classes 1)": deepsmote(variation_classes=1),
     "default, autoencoder trained 3× longer": scaled_autoencoder(METHODS["DeepSMOTE (default)"], epochs=3),
+    "default, autoencoder stopped on 10% held out (up to 4× the epochs, n_iter_no_change 5)":
+        scaled_autoencoder(deepsmote(validation_fraction=0.1, n_iter_no_change=5), epochs=4),
     "default, only the classes < 1/10 of the largest varied, the others copied":
         with_pool(METHODS["DeepSMOTE (default)"], varied_below(0.1)),
     # balancing part of the way: every class grown to half the largest class's count

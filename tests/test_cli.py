@@ -110,7 +110,9 @@ def test_recipe_flags_reach_the_oversampler(tmp_path, monkeypatch, capsys):
     assert main([*grid, "--copy-fraction", "0.5", "--max-gap", "0.25", "--variation-transfer", "2"]) == 0
     assert main([*grid, "--variation-classes", "1"]) == 0
     assert main([*grid, "--variation-classes", "all"]) == 0
-    default, paper, blended, mixed, own, every = seen
+    assert main([*grid, "--epochs", "3", "--validation-fraction", "0.2", "--n-iter-no-change", "2"]) == 0
+    default, paper, blended, mixed, own, every, held = seen
+    assert (default["validation_fraction"], held["validation_fraction"], held["n_iter_no_change"]) == (0.0, 0.2, 2)
     assert (default["copy_fraction"], default["max_gap"], default["variation_transfer"]) == (1.0, 1.0, 1.0)
     assert (mixed["copy_fraction"], mixed["max_gap"], mixed["variation_transfer"]) == (0.5, 0.25, 2.0)
     assert (default["variation_classes"], own["variation_classes"], every["variation_classes"]) == (3, 1, None)
@@ -123,6 +125,8 @@ def test_recipe_flags_reach_the_oversampler(tmp_path, monkeypatch, capsys):
         ("--k-neighbors", "two", "`k_neighbors` must be an int, got 'two' (type str)"),
         ("--per-class", "0", "`per_class` must be an int >= 1, got 0"),
         ("--variation-classes", "0", "`variation_classes` must be an int >= 1, got 0"),
+        ("--validation-fraction", "1", "`validation_fraction` must be a finite number in [0.0, 1.0), got 1.0"),
+        ("--n-iter-no-change", "0", "`n_iter_no_change` must be an int >= 1, got 0"),
     ):
         with pytest.raises(SystemExit):
             main([*grid, flag, value])

@@ -56,11 +56,12 @@ def resume(
     model: ConvAutoencoder,
     optimizer: torch.optim.Optimizer,
     generator: torch.Generator,
-) -> tuple[int, list[dict[str, float]]]:
-    """Restore a matching checkpoint; (first epoch to run, history so far)."""
+) -> tuple[int, list[dict[str, float]], dict[str, Any] | None]:
+    """Restore a matching checkpoint; (first epoch to run, history so far, the
+    held-out stop's state or ``None``)."""
     state = cache.read_envelope(path, identity, "training checkpoint")
     if state is None:
-        return 0, []
+        return 0, [], None
     initial = {name: tensor.clone() for name, tensor in model.state_dict().items()}
     try:
         model.load_state_dict(state["model"])
@@ -78,9 +79,9 @@ def resume(
             UserWarning,
             stacklevel=3,
         )
-        return 0, []
+        return 0, [], None
     logger.info("resuming autoencoder training from %s after epoch %d", path, start - 1)
-    return start, history
+    return start, history, state.get("best_epoch")
 
 
 def save_checkpoint(
@@ -91,6 +92,7 @@ def save_checkpoint(
     generator: torch.Generator,
     history: list[dict[str, float]],
     epoch: int,
+    best_epoch: dict[str, Any] | None = None,
 ) -> None:
     state = {
         "model": {name: tensor.detach().cpu() for name, tensor in model.state_dict().items()},
@@ -98,5 +100,6 @@ def save_checkpoint(
         "generator": generator.get_state(),
         "history": history,
         "epoch": epoch,
+        "best_epoch": best_epoch,
     }
     cache.write_envelope(path, identity, state)

@@ -16,6 +16,8 @@ from .autoencoder import ConvAutoencoder
 # generation options (``detail``, ``max_gap``, ``copy_fraction``, ``variation_transfer``,
 # ``variation_classes``) only change the draws.
 MODEL_OPTIONS = ("latent_dim", "width", "epochs", "batch_size", "lr", "penalty", "penalty_weight")
+# The held-out stop's options, which change the autoencoder when ``validation_fraction`` > 0.
+STOP_OPTIONS = ("validation_fraction", "n_iter_no_change")
 
 
 class FittedStateMixin:
@@ -25,6 +27,8 @@ class FittedStateMixin:
         """The options that change the trained autoencoder, JSON-serialisable (cache keys)."""
         self._check_params()
         config = {name: getattr(self, name) for name in MODEL_OPTIONS}
+        if self.validation_fraction > 0:  # off, it leaves the keys of entries written before it as they were
+            config |= {name: getattr(self, name) for name in STOP_OPTIONS}
         config["random_state"] = _describe_random_state(self.random_state)
         config["autoencoder"] = None if self.autoencoder is None else cache.tensor_digest(self.autoencoder.state_dict())
         return config

@@ -52,25 +52,29 @@ def check_float(
     minimum: float | None = None,
     maximum: float | None = None,
     inclusive_minimum: bool = True,
+    inclusive_maximum: bool = True,
 ) -> float:
     """Return ``value`` as a finite float within the given bounds."""
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise TypeError(f"`{name}` must be a real number, got {_describe(value)}.")
     value = float(value)
     below = minimum is not None and (value < minimum if inclusive_minimum else value <= minimum)
-    above = maximum is not None and value > maximum
+    above = maximum is not None and (value > maximum if inclusive_maximum else value >= maximum)
     if value != value or value in (float("inf"), float("-inf")) or below or above:
-        raise ValueError(f"`{name}` must be a finite number{_describe_range(minimum, maximum, inclusive_minimum)}, got {value}.")
+        bounds = _describe_range(minimum, maximum, inclusive_minimum, inclusive_maximum)
+        raise ValueError(f"`{name}` must be a finite number{bounds}, got {value}.")
     return value
 
 
-def _describe_range(minimum: float | None, maximum: float | None, inclusive_minimum: bool) -> str:
-    """`` in [a, b]``, `` ≥ a``, `` > a``, `` ≤ b`` or nothing, for :func:`check_float`'s message."""
+def _describe_range(
+    minimum: float | None, maximum: float | None, inclusive_minimum: bool, inclusive_maximum: bool
+) -> str:
+    """`` in [a, b)``, `` ≥ a``, `` > a``, `` ≤ b`` or nothing, for :func:`check_float`'s message."""
     if minimum is not None and maximum is not None:
-        return f" in {'[' if inclusive_minimum else '('}{float(minimum)}, {float(maximum)}]"
+        return f" in {'[' if inclusive_minimum else '('}{float(minimum)}, {float(maximum)}{']' if inclusive_maximum else ')'}"
     if minimum is not None:
         return f" {'≥' if inclusive_minimum else '>'} {float(minimum)}"
-    return "" if maximum is None else f" ≤ {float(maximum)}"
+    return "" if maximum is None else f" {'≤' if inclusive_maximum else '<'} {float(maximum)}"
 
 
 def check_option(name: str, value: Any, options: Iterable[str]) -> str:

@@ -65,7 +65,13 @@ def _add_source_options(parser: argparse.ArgumentParser) -> None:
     source.add_argument("--dataset", choices=DATASET_NAMES, help="a data set made imbalanced by the paper's profile")
     parser.add_argument("--root", default=None, help="where --dataset's files are")
     parser.add_argument("--epochs", type=_checked(int, "epochs", minimum=0), default=50,
-                        help="autoencoder epochs (default 50)")
+                        help="autoencoder epochs (default 50; the most, with --validation-fraction)")
+    held = _checked(float, "validation_fraction", minimum=0.0, maximum=1.0, inclusive_maximum=False)
+    parser.add_argument("--validation-fraction", type=held, default=0.0,
+                        help="share of each class held out to stop the autoencoder's training once its "
+                             "reconstruction stops improving (default 0: train --epochs epochs)")
+    parser.add_argument("--n-iter-no-change", type=_checked(int, "n_iter_no_change", minimum=1), default=5,
+                        help="with --validation-fraction, epochs without improvement before it stops (default 5)")
     parser.add_argument("--k-neighbors", type=_checked(int, "k_neighbors", minimum=1), default=5)
     share = _checked(float, "copy_fraction", minimum=0.0, maximum=1.0)
     parser.add_argument("--copy-fraction", type=share, default=None,
@@ -144,6 +150,8 @@ def _wrap(args: argparse.Namespace, base: object) -> DeepSMOTEDataset:
         device=args.device,
         cache_dir=args.cache_dir,
         epochs=args.epochs,
+        validation_fraction=args.validation_fraction,
+        n_iter_no_change=args.n_iter_no_change,
         progress=not args.quiet,
         **options,
     )

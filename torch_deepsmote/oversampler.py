@@ -66,11 +66,18 @@ class DeepSMOTE(FittedStateMixin, GenerationMixin, BaseEstimator):
             class of one image is duplicated (both with a warning).
         latent_dim: latent size; ``None`` = 300 for one channel, 600 otherwise.
         width: base channel width of the autoencoder (64 in the paper).
-        epochs: autoencoder training epochs (the paper: 50–350).
+        epochs: autoencoder training epochs (the paper: 50–350); with
+            ``validation_fraction``, the most it trains.
         batch_size: autoencoder training batch size.
         lr: Adam learning rate.
         penalty: ``"paper"``, ``"official"`` or ``"none"`` (see :mod:`.training`).
         penalty_weight: weight of the penalty term.
+        validation_fraction: share of each class's images held out of the
+            autoencoder's training to stop it once their reconstruction stops
+            improving (the best epoch's weights are kept); 0 trains ``epochs``
+            epochs on every image. Every image is still encoded for the draws.
+        n_iter_no_change: with ``validation_fraction``, epochs without a better
+            held-out loss before training stops.
         detail: what carries the real images' fine detail — their reconstruction
             residual ``r = x − D(E(x))`` — into the synthetic images: ``"none"``
             decodes the new latent alone (the paper); ``"base"`` adds the base image's
@@ -128,6 +135,8 @@ class DeepSMOTE(FittedStateMixin, GenerationMixin, BaseEstimator):
         lr: float = 1e-3,
         penalty: str = "none",
         penalty_weight: float = 1.0,
+        validation_fraction: float = 0.0,
+        n_iter_no_change: int = 5,
         detail: str = "base",
         max_gap: float = 1.0,
         copy_fraction: float = 1.0,
@@ -148,6 +157,8 @@ class DeepSMOTE(FittedStateMixin, GenerationMixin, BaseEstimator):
         self.lr = lr
         self.penalty = penalty
         self.penalty_weight = penalty_weight
+        self.validation_fraction = validation_fraction
+        self.n_iter_no_change = n_iter_no_change
         self.detail = detail
         self.max_gap = max_gap
         self.copy_fraction = copy_fraction
@@ -168,6 +179,8 @@ class DeepSMOTE(FittedStateMixin, GenerationMixin, BaseEstimator):
         check_float("lr", self.lr, minimum=0.0, inclusive_minimum=False)
         check_option("penalty", self.penalty, PENALTIES)
         check_float("penalty_weight", self.penalty_weight, minimum=0.0)
+        check_float("validation_fraction", self.validation_fraction, minimum=0.0, maximum=1.0, inclusive_maximum=False)
+        check_int("n_iter_no_change", self.n_iter_no_change, minimum=1)
         check_option("detail", self.detail, DETAILS)
         check_float("max_gap", self.max_gap, minimum=0.0, maximum=1.0, inclusive_minimum=False)
         check_float("copy_fraction", self.copy_fraction, minimum=0.0, maximum=1.0)
@@ -226,6 +239,8 @@ class DeepSMOTE(FittedStateMixin, GenerationMixin, BaseEstimator):
             random_state=seeds[1],
             progress=self.progress,
             checkpoint=checkpoint,
+            validation_fraction=self.validation_fraction,
+            n_iter_no_change=self.n_iter_no_change,
         )
         self.autoencoder_.to(device).eval()
         self._index(network_images, labels)

@@ -17,6 +17,11 @@ Penalties (``penalty=``):
   way, so the shift cancels): a second reconstruction loss on one class.
 * ``"none"`` — reconstruction only.
 
+A held-out stop (``validation_fraction=``, ``n_iter_no_change=``): a share of each
+class is kept out of training, and training stops once their reconstruction loss has
+not improved for ``n_iter_no_change`` epochs, with the best epoch's weights put back
+(:mod:`torch_deepsmote._early_stopping`).
+
 Under ``torch.distributed`` (``torchrun``) the model is wrapped in
 ``DistributedDataParallel`` and each rank trains on its own share of every
 shuffled epoch; all ranks must pass the same ``random_state``.
@@ -48,6 +53,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from ._checkpoint import check_checkpoint, resume, run_identity, save_checkpoint
+from ._early_stopping import BestEpoch, held_out_loss, split_held_out
 from ._validation import check_float, check_generator, check_int, check_option, resolve_device
 from .autoencoder import ConvAutoencoder
 
@@ -185,6 +191,9 @@ def fit_autoencoder(
     progress: bool = True,
     callback: Callable[[EpochRecord], bool | None] | None = None,
     checkpoint: str | os.PathLike | None = None,
+    validation_fraction: float = 0.0,
+    n_iter_no_change: int = 5,
+    tol: float = 0.0,
 ) -> list[EpochRecord]:
     """Train ``model`` in place with Adam on reconstruction MSE + ``penalty``.
 
@@ -204,16 +213,29 @@ def fit_autoencoder(
             written); returning ``True`` stops training.
         checkpoint: file for the per-epoch crash-safe checkpoint (module docstring);
             an existing checkpoint of the same run is resumed. ``None``: none.
+        validation_fraction: share of each class's images kept out of training to
+            stop on (see :mod:`torch_deepsmote._early_stopping`); 0 trains on every
+            image for ``epochs`` epochs.
+        n_iter_no_change: with ``validation_fraction``, epochs without a better
+            held-out reconstruction loss before training stops (``epochs`` is then a
+            maximum) and the best epoch's weights are put back.
+        tol: how much lower than the best so far a held-out loss must be to count
+            as better.
 
     Returns:
         One record per epoch: ``{"epoch", "reconstruction", "penalty", "loss"}``,
-        each a mean over the epoch's images.
+        each a mean over the epoch's training images, and ``"validation"``, the
+        held-out reconstruction MSE, with ``validation_fraction``.
     """
     epochs = check_int("epochs", epochs, minimum=0)
     batch_size = check_int("batch_size", batch_size, minimum=1)
     lr = check_float("lr", lr, minimum=0.0, inclusive_minimum=False)
     penalty = check_option("penalty", penalty, PENALTIES)
     penalty_weight = check_float("penalty_weight", penalty_weight, minimum=0.0)
+    validation_fraction = check_float("validation_fraction", validation_fraction, minimum=0.0, maximum=1.0,
+                                      inclusive_maximum=False)
+    n_iter_no_change = check_int("n_iter_no_change", n_iter_no_change, minimum=1)
+    tol = check_float("tol", tol, minimum=0.0)
     if images.shape[0] < 2 or labels.shape != images.shape[:1]:
         raise ValueError(
             f"`images` must hold at least 2 images with one label each, got {images.shape[0]} "
@@ -222,6 +244,16 @@ def fit_autoencoder(
     device = resolve_device(device)
     generator = check_generator(random_state)
     rank, world_size = _distributed_context()
+    held_out, best = None, BestEpoch(n_iter_no_change, tol)
+    if validation_fraction > 0:
+        kept, held = split_held_out(labels, validation_fraction, generator)
+        if held.numel() == 0 or kept.numel() < 2:
+            raise ValueError(
+                f"`validation_fraction`={validation_fraction} holds out {held.numel()} of {labels.numel()} images "
+                f"and keeps {kept.numel()} to train on: it needs at least 1 held out and 2 kept (each class gives "
+                f"floor(fraction × its count))."
+            )
+        images, labels, held_out = images[kept], labels[kept], images[held]
 
     layout = _training_layout(device)
     model.to(device, memory_format=layout).train()
@@ -237,8 +269,13 @@ def fit_autoencoder(
             epochs=epochs, batch_size=batch_size, lr=lr, penalty=penalty,
             penalty_weight=penalty_weight, world_size=world_size,
         )
+        if held_out is not None:
+            options |= dict(validation_fraction=validation_fraction, n_iter_no_change=n_iter_no_change, tol=tol)
         identity = run_identity(model, images, labels, generator, options)
-        start, history = resume(checkpoint, identity, model, optimizer, generator)
+        start, history, best_state = resume(checkpoint, identity, model, optimizer, generator)
+        if best_state is not None:
+            best.load_state_dict(best_state)
+            start = epochs if best.stopped else start  # it died between its stop and its return
     bar = tqdm(
         range(start, epochs), initial=start, total=epochs, desc="autoencoder", unit="epoch",
         disable=not progress or rank != 0,
@@ -262,12 +299,22 @@ def fit_autoencoder(
         if world_size > 1:
             torch.distributed.all_reduce(sums)
         record = _epoch_record(epoch, sums, penalty_weight)
+        stop = False
+        if held_out is not None:
+            held_sums = held_out_loss(model, held_out, batch_size, device, layout)
+            if world_size > 1:  # batch-norm statistics differ per rank: all ranks stop together
+                torch.distributed.all_reduce(held_sums)
+            record["validation"] = float(held_sums[0] / held_sums[1])
+            stop = best.update(model, epoch, record["validation"])
         history.append(record)
         if checkpoint is not None and rank == 0:
-            save_checkpoint(checkpoint, identity, model, optimizer, generator, history, epoch)
-        bar.set_postfix(rec=f"{record['reconstruction']:.4f}", pen=f"{record['penalty']:.4f}")
-        if callback is not None and callback(record):
+            best_state = best.state_dict() if held_out is not None else None
+            save_checkpoint(checkpoint, identity, model, optimizer, generator, history, epoch, best_state)
+        bar.set_postfix(rec=f"{record['reconstruction']:.4f}", pen=f"{record['penalty']:.4f}",
+                        **({"val": f"{record['validation']:.4f}"} if held_out is not None else {}))
+        if (callback is not None and callback(record)) or stop:
             break
+    best.restore(model)
     if world_size > 1:
         for buffer in model.buffers():  # batch-norm statistics are per rank: take rank 0's
             torch.distributed.broadcast(buffer, src=0)

@@ -1,0 +1,86 @@
+"""The held-out reconstruction stop of :func:`~torch_deepsmote.fit_autoencoder`.
+
+With ``validation_fraction=f`` a share ``f`` of each class's images (rounded down, so
+a class of fewer than ``1/f`` images gives none) is kept out of training; after every
+epoch their reconstruction MSE is measured in eval mode. Training stops once
+``n_iter_no_change`` epochs in a row have not lowered the best held-out loss by more
+than ``tol``, and the weights of the best epoch are put back.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+
+from .autoencoder import ConvAutoencoder
+
+__all__ = ["BestEpoch", "held_out_loss", "split_held_out"]
+
+
+def split_held_out(
+    labels: torch.Tensor, fraction: float, generator: torch.Generator
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """(n_train,) and (n_held,) int64 indices: ``floor(fraction · n_c)`` random images
+    of each class held out, the rest kept for training, each in ascending order."""
+    held = []
+    for label in torch.unique(labels).tolist():
+        members = torch.nonzero(labels == label).flatten()
+        order = torch.randperm(members.numel(), generator=generator)
+        held.append(members[order[: int(fraction * members.numel())]])
+    held_out = torch.cat(held).sort().values
+    kept = torch.ones(labels.numel(), dtype=torch.bool)
+    kept[held_out] = False
+    return torch.nonzero(kept).flatten(), held_out
+
+
+@torch.no_grad()
+def held_out_loss(
+    model: ConvAutoencoder, images: torch.Tensor, batch_size: int, device: torch.device,
+    layout: torch.memory_format,
+) -> torch.Tensor:
+    """(2,) float64 on ``device``: the summed reconstruction MSE per image of the
+    (M, C, H, W) ``images`` (eval mode) and M; the model is left in train mode."""
+    model.eval()
+    total = torch.zeros(2, dtype=torch.float64, device=device)
+    for chunk in images.split(batch_size):
+        chunk = chunk.to(device, memory_format=layout)
+        error = F.mse_loss(model(chunk), chunk, reduction="sum") / chunk[0].numel()
+        total += torch.stack([error.double(), error.new_tensor(float(chunk.shape[0])).double()])
+    model.train()
+    return total
+
+
+class BestEpoch:
+    """The best held-out loss so far, its weights and the epochs since it improved."""
+
+    def __init__(self, n_iter_no_change: int, tol: float) -> None:
+        self.n_iter_no_change, self.tol = n_iter_no_change, tol
+        self.loss, self.epoch, self.since, self.weights = float("inf"), -1, 0, None
+
+    def update(self, model: ConvAutoencoder, epoch: int, loss: float) -> bool:
+        """Record ``epoch``'s held-out ``loss``; True when training should stop."""
+        if loss < self.loss - self.tol:
+            self.loss, self.epoch, self.since = loss, epoch, 0
+            self.weights = {name: tensor.detach().cpu().clone() for name, tensor in model.state_dict().items()}
+        else:
+            self.since += 1
+        return self.stopped
+
+    @property
+    def stopped(self) -> bool:
+        """Whether ``n_iter_no_change`` epochs in a row have not improved on the best."""
+        return self.since >= self.n_iter_no_change
+
+    def restore(self, model: ConvAutoencoder) -> None:
+        """Put the best epoch's weights back into ``model`` (nothing if none was recorded)."""
+        if self.weights is not None:
+            model.load_state_dict(self.weights)
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"loss": self.loss, "epoch": self.epoch, "since": self.since, "weights": self.weights}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.loss, self.epoch, self.since = float(state["loss"]), int(state["epoch"]), int(state["since"])
+        self.weights = state["weights"]
