@@ -44,6 +44,16 @@ def scaled_autoencoder(method: Method, **factors: int) -> Method:
     return scaled
 
 
+def resized_autoencoder(method: Method, **values: int) -> Method:
+    """``method`` with entries of the profile's autoencoder budget (``latent_dim``, ...)
+    set to ``values``."""
+    def resized(images, labels, seed, settings, transform):
+        return method(images, labels, seed, settings | {"deepsmote": settings["deepsmote"] | values}, transform)
+
+    resized.__doc__ = f"{method.__doc__} Autoencoder budget with {values}."
+    return resized
+
+
 VARIANTS = {
     **{name: METHODS[name] for name in ("none", "random oversampling", "SMOTE")},
     # the paper's recipe: paper penalty, lr 2e-4, plain decodes
@@ -92,6 +102,8 @@ VARIANTS = {
     "default, borrowing from the class and its nearest class (variation_classes 2)": deepsmote(variation_classes=2),
     "default, borrowing from the class itself only (variation_classes 1)": deepsmote(variation_classes=1),
     "default, autoencoder trained 3× longer": scaled_autoencoder(METHODS["DeepSMOTE (default)"], epochs=3),
+    "default, latent size 32": resized_autoencoder(METHODS["DeepSMOTE (default)"], latent_dim=32),
+    "default, latent size 300 (the paper's)": resized_autoencoder(METHODS["DeepSMOTE (default)"], latent_dim=300),
     "default, autoencoder stopped on 10% held out (up to 4× the epochs, n_iter_no_change 5)":
         scaled_autoencoder(deepsmote(validation_fraction=0.1, n_iter_no_change=5), epochs=4),
     "default, only the classes < 1/10 of the largest varied, the others copied":
