@@ -114,16 +114,18 @@ def test_ablation_variants_run_and_name_the_default_recipe(compare, tmp_path):
     assert set(runs) == set(chosen) and all("quality" in row for row in runs.values())
 
 
-def test_scaled_autoencoder_scales_only_the_named_budget_entries(compare):
+def test_scaled_and_resized_autoencoders_change_only_the_named_budget_entries(compare):
     import ablation
 
     seen = []
     settings = {"deepsmote": {"epochs": 10, "width": 16}, "gamo": {"steps": 5}}
     ablation.scaled_autoencoder(lambda *args: seen.append(args[3]), epochs=3)(None, None, 0, settings, None)
     ablation.scaled_autoencoder(lambda *args: seen.append(args[3]), width=2)(None, None, 0, settings, None)
+    ablation.resized_autoencoder(lambda *args: seen.append(args[3]), latent_dim=32)(None, None, 0, settings, None)
     assert seen == [
         {"deepsmote": {"epochs": 30, "width": 16}, "gamo": {"steps": 5}},
         {"deepsmote": {"epochs": 10, "width": 32}, "gamo": {"steps": 5}},
+        {"deepsmote": {"epochs": 10, "width": 16, "latent_dim": 32}, "gamo": {"steps": 5}},
     ]
     assert settings["deepsmote"]["epochs"] == 10  # the profile is left as it was
 
