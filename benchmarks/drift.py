@@ -9,6 +9,8 @@ re-encoded and labelled by the majority of its ``--neighbors`` nearest real trai
 latents; so is every real image of the grown classes (without itself). A filter that
 drops synthetic images whose nearest class is another can only remove drift where the
 synthetic images of a class land in another class more often than its real images do.
+A synthetic image's own base image is among the real latents that vote on it, while a
+real image does not vote on itself, so equal shares mean no drift beyond that.
 """
 
 from __future__ import annotations
@@ -96,9 +98,12 @@ def main(argv: list[str] | None = None) -> dict:
               "neighbors": args.neighbors, "runs": runs}
     lines = [f"# Drift of synthetic images, profile `{args.profile}`", "",
              f"{METHOD}; seeds {seeds}; each image labelled by the majority of its {args.neighbors} nearest real "
-             f"training latents (re-encoded synthetic images; real images without themselves); mean over the seeds. "
+             "training latents (re-encoded synthetic images, whose base image votes too; real images without "
+             "themselves); mean over the seeds. "
              f"Machine: {report['machine']['processor']}, {report['machine']['cpu_count']} CPUs; "
-             f"torch {report['machine']['torch']}.", "", *table(runs)]
+             f"Python {report['machine']['python']}, torch {report['machine']['torch']}.", "",
+             f"Command: `python benchmarks/drift.py {' '.join(argv if argv is not None else sys.argv[1:])}`", "",
+             *table(runs)]
     print("\n".join(lines))
     if args.out is not None:
         args.out.mkdir(parents=True, exist_ok=True)
