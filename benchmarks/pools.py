@@ -151,3 +151,22 @@ def varied_below(share: float) -> Tweak:
 
     tweak.__doc__ = varied_below.__doc__.replace("``share``", f"{share:g}")
     return tweak
+
+
+def varied_share(share: float) -> Tweak:
+    """Only the first ``share`` of each class's synthetic items borrow a variation; the
+    rest are plain copies of their base images (the bases are drawn independently of
+    their position, so these are a uniform share)."""
+    def tweak(oversampler: DeepSMOTE, images: torch.Tensor, labels: torch.Tensor) -> None:
+        borrowing = oversampler.draw
+
+        def draw(label: int, n_samples: int, generator: torch.Generator) -> SmoteDraw:
+            made = borrowing(label, n_samples, generator)
+            strength = made.strength.clone()
+            strength[round(share * n_samples):] = 0.0
+            return made._replace(strength=strength)
+
+        oversampler.draw = draw
+
+    tweak.__doc__ = varied_share.__doc__.replace("``share``", f"{share:g}")
+    return tweak

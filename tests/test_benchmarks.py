@@ -219,6 +219,20 @@ def test_varied_below_copies_the_larger_grown_classes_and_varies_the_smaller(com
     assert fitted.sample(random_state=0)[0].shape[0] == fitted.sampling_strategy_[1] + fitted.sampling_strategy_[2]
 
 
+def test_varied_share_keeps_the_variation_of_that_share_of_each_class_only(compare):
+    import pools
+
+    from torch_deepsmote import DeepSMOTE
+
+    images, labels = blob_images([30, 12, 6])
+    fitted = DeepSMOTE(latent_dim=8, width=4, epochs=1, batch_size=16, random_state=0, progress=False).fit(images, labels)
+    full = fitted.draw(2, 40, torch.Generator().manual_seed(0))
+    pools.varied_share(0.25)(fitted, images, labels)
+    half = fitted.draw(2, 40, torch.Generator().manual_seed(0))
+    assert torch.equal(half.strength[:10], full.strength[:10]) and bool((half.strength[:10] > 0).all())
+    assert bool((half.strength[10:] == 0).all()) and torch.equal(half.base, full.base)
+
+
 def test_knn_backends_times_only_the_backends_asked_for(monkeypatch, tmp_path):
     monkeypatch.syspath_prepend(str(BENCHMARKS))
     import knn_backends
