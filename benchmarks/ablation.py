@@ -21,8 +21,8 @@ from methods import (  # noqa: E402
     METHODS, Method, deepsmote, deepsmote_to, deferred, every_class_varied, random_oversampling_to,
 )
 from pools import (  # noqa: E402
-    class_deviations, equal_shares, head_classes, nearest_classes, signed, two_steps, varied_below, varied_share,
-    with_pool,
+    class_deviations, equal_shares, head_classes, local_steps, nearest_classes, signed, two_steps, varied_below,
+    varied_share, with_pool,
 )
 
 from torch_deepsmote import INTERPOLATION_SETTINGS, PAPER_SETTINGS  # noqa: E402
@@ -105,6 +105,8 @@ VARIANTS = {
     "default, autoencoder trained 3× longer": scaled_autoencoder(METHODS["DeepSMOTE (default)"], epochs=3),
     "default, half of each class's added items varied, the others copied":
         with_pool(METHODS["DeepSMOTE (default)"], varied_share(0.5)),
+    "default, steps from the 20 latents nearest the base (of the class and its 2 nearest classes)":
+        with_pool(METHODS["DeepSMOTE (default)"], local_steps(20)),
     "default, latent size 32": resized_autoencoder(METHODS["DeepSMOTE (default)"], latent_dim=32),
     "default, latent size 300 (the paper's)": resized_autoencoder(METHODS["DeepSMOTE (default)"], latent_dim=300),
     "default, autoencoder stopped on 10% held out (up to 4× the epochs, n_iter_no_change 5)":

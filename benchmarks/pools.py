@@ -22,17 +22,25 @@ from torch_deepsmote.variations import VARIATION_POOL_SIZE
 Tweak = Callable[[DeepSMOTE, torch.Tensor, torch.Tensor], None]
 
 
-def _class_steps(oversampler: DeepSMOTE, images: torch.Tensor, labels: torch.Tensor) -> dict[int, torch.Tensor]:
-    """class → (n_c · k_c, d) every step from a latent to one of its same-class neighbours."""
+def _class_pairs(
+    oversampler: DeepSMOTE, images: torch.Tensor, labels: torch.Tensor
+) -> dict[int, tuple[torch.Tensor, torch.Tensor]]:
+    """class → ``(origins, steps)``: (n_c · k_c, d) each latent, once per same-class
+    neighbour, and the step from it to that neighbour."""
     latents = oversampler.encode(to_network_range(images)).cpu()
-    steps = {}
+    pairs = {}
     for label in torch.unique(labels).tolist():
         members = latents[labels == label]
         table = oversampler._class_neighbors(members).cpu()
         rows = torch.arange(len(members)).unsqueeze(1).expand_as(table)
         distinct = rows != table
-        steps[label] = members[table[distinct]] - members[rows[distinct]]
-    return steps
+        pairs[label] = members[rows[distinct]], members[table[distinct]] - members[rows[distinct]]
+    return pairs
+
+
+def _class_steps(oversampler: DeepSMOTE, images: torch.Tensor, labels: torch.Tensor) -> dict[int, torch.Tensor]:
+    """class → (n_c · k_c, d) every step from a latent to one of its same-class neighbours."""
+    return {label: steps for label, (_, steps) in _class_pairs(oversampler, images, labels).items()}
 
 
 def _evenly(n: int, size: int, repeat: bool = False) -> torch.Tensor:
@@ -169,4 +177,35 @@ def varied_share(share: float) -> Tweak:
         oversampler.draw = draw
 
     tweak.__doc__ = varied_share.__doc__.replace("``share``", f"{share:g}")
+    return tweak
+
+
+def local_steps(n_origins: int) -> Tweak:
+    """Each synthetic latent borrows a step that starts near its base: one of the steps
+    (to a same-class neighbour) from the ``n_origins`` latents of the class and its two
+    nearest classes that lie nearest the base latent, not a step from anywhere in them."""
+    def tweak(oversampler: DeepSMOTE, images: torch.Tensor, labels: torch.Tensor) -> None:
+        pairs = _class_pairs(oversampler, images, labels)
+        origin = torch.cat([origins for origins, _ in pairs.values()])
+        pool, source = _labelled({label: steps for label, (_, steps) in pairs.items()})
+        _set_pool(oversampler, pool, source)
+        near = {}
+        for label, base_latents in oversampler.latents_.items():
+            lenders = variations.nearest_classes(oversampler.classes_, oversampler.class_means_, label, 3)
+            candidates = torch.nonzero(torch.isin(source, lenders)).flatten()
+            distances = torch.cdist(base_latents.cpu().float(), origin[candidates])
+            near[label] = candidates[distances.topk(min(n_origins, len(candidates)), largest=False).indices]
+
+        def draw(label: int, n_samples: int, generator: torch.Generator) -> SmoteDraw:
+            made = draw_smote(
+                oversampler.neighbors_[label], n_samples, generator, oversampler.max_gap,
+                oversampler.copy_fraction, n_variations=1, variation_transfer=oversampler.variation_transfer,
+            )
+            table = near[label]
+            pick = torch.randint(table.shape[1], (n_samples,), generator=generator)
+            return made._replace(variation=table[made.base, pick])
+
+        oversampler.draw = draw
+
+    tweak.__doc__ = local_steps.__doc__.replace("``n_origins``", str(n_origins))
     return tweak

@@ -266,3 +266,19 @@ def test_drift_check_scores_every_grown_class(compare, tmp_path):
     assert all(0.0 <= s["real"] <= 1.0 and 0.0 <= s["synthetic"] <= 1.0 and s["n_synthetic"] > 0 for s in shares.values())
     assert "| 9 |" in (tmp_path / "drift" / "drift.md").read_text()
     assert json.loads((tmp_path / "drift" / "drift.json").read_text())["neighbors"] == 3
+
+
+def test_local_steps_borrow_steps_that_start_near_the_base(compare):
+    import pools
+
+    from torch_deepsmote import DeepSMOTE
+
+    images, labels = blob_images([30, 12, 6])
+    fitted = DeepSMOTE(latent_dim=8, width=4, epochs=1, batch_size=16, random_state=0, progress=False).fit(images, labels)
+    pools.local_steps(1)(fitted, images, labels)  # the one nearest origin of a base latent is itself
+    draw = fitted.draw(2, 40, torch.Generator().manual_seed(0))
+    members = fitted.latents_[2].cpu()
+    ends = members[draw.base] + fitted.variations_[draw.variation]  # a step from the base lands on a neighbour
+    for end, base in zip(ends, draw.base.tolist()):
+        assert bool(torch.isclose(end, members[fitted.neighbors_[2][base]], atol=1e-5).all(1).any())
+    assert bool((draw.strength > 0).any()) and fitted.sample(random_state=0)[0].shape[0] > 0
