@@ -71,7 +71,8 @@ def _describe_range(
 ) -> str:
     """`` in [a, b)``, `` ≥ a``, `` > a``, `` ≤ b`` or nothing, for :func:`check_float`'s message."""
     if minimum is not None and maximum is not None:
-        return f" in {'[' if inclusive_minimum else '('}{float(minimum)}, {float(maximum)}{']' if inclusive_maximum else ')'}"
+        opening, closing = "[" if inclusive_minimum else "(", "]" if inclusive_maximum else ")"
+        return f" in {opening}{float(minimum)}, {float(maximum)}{closing}"
     if minimum is not None:
         return f" {'≥' if inclusive_minimum else '>'} {float(minimum)}"
     return "" if maximum is None else f" {'≤' if inclusive_maximum else '<'} {float(maximum)}"
