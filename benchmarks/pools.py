@@ -1,11 +1,13 @@
-"""Other variation pools for the default recipe, measured in the ablation.
+"""Other variation pools and draws for the borrowing recipes, measured in the ablation.
 
 The library's pool (:func:`torch_deepsmote.variations.variation_pool`) holds steps
 between neighbouring latents of every class, each class in proportion to its size.
-These variants change the pool of the recipe that borrows from every class
-(``variation_classes=None``). Each function here refits nothing: it takes a fitted
-:class:`DeepSMOTE` (the same cached autoencoder and latents) and the training images,
-and changes only where the borrowed steps come from.
+Most variants here change the pool of the recipe that borrows from every class
+(``variation_classes=None``); ``varied_below``, ``varied_share`` and ``local_steps``
+change which synthetic items of the default borrow, and which steps. Each function
+refits nothing: it takes a fitted :class:`DeepSMOTE` (the same cached autoencoder and
+latents) and the training images, and changes only where the borrowed steps come from
+and which items take one.
 """
 
 from __future__ import annotations
