@@ -12,13 +12,13 @@ from tests.conftest import FAST_OPTIONS, blob_images
 from torch_deepsmote import BalancedBatchSampler, DeepSMOTEDataset
 
 
-def _worker(rank: int, world_size: int, folder: str) -> None:
+def _worker(rank: int, world_size: int, folder: str, extra: dict) -> None:
     os.environ["TORCH_DEEPSMOTE_CACHE"] = os.path.join(folder, "unused-default-cache")
     torch.set_num_threads(1)
     dist.init_process_group("gloo", init_method=f"file://{folder}/rendezvous", rank=rank, world_size=world_size)
     try:
         images, labels = blob_images([40, 16, 8])
-        options = dict(FAST_OPTIONS, epochs=2)
+        options = dict(FAST_OPTIONS, epochs=2) | extra
         ds = DeepSMOTEDataset(TensorDataset(images, labels), random_state=0, cache_dir=os.path.join(folder, "cache"), **options)
         state = ds.oversampler.autoencoder_.state_dict()
         weights = torch.cat([state[name].detach().flatten().double() for name in sorted(state)])
@@ -29,6 +29,7 @@ def _worker(rank: int, world_size: int, folder: str) -> None:
                 "items": torch.stack([ds[i][0] for i in range(64, len(ds))]),
                 "batches": list(sampler),
                 "targets": ds.targets,
+                "history": ds.oversampler.history_,
             },
             os.path.join(folder, f"rank{rank}.pt"),
         )
@@ -37,10 +38,14 @@ def _worker(rank: int, world_size: int, folder: str) -> None:
 
 
 @pytest.mark.skipif(not dist.is_available(), reason="torch.distributed is not available")
-def test_two_ranks_train_identical_weights_and_write_one_cache_file(tmp_path):
-    mp.spawn(_worker, args=(2, str(tmp_path)), nprocs=2, join=True)
+@pytest.mark.parametrize("extra", [{}, {"epochs": 6, "validation_fraction": 0.25, "n_iter_no_change": 1}],
+                         ids=["epochs", "held-out stop"])
+def test_two_ranks_train_identical_weights_and_write_one_cache_file(tmp_path, extra):
+    mp.spawn(_worker, args=(2, str(tmp_path), extra), nprocs=2, join=True)
     ranks = [torch.load(tmp_path / f"rank{r}.pt") for r in range(2)]
     assert torch.equal(ranks[0]["weights"], ranks[1]["weights"])
+    assert ranks[0]["history"] == ranks[1]["history"]  # the same epochs, the held-out loss agreed on
+    assert all(("validation" in record) == bool(extra) for record in ranks[0]["history"])
     assert torch.equal(ranks[0]["items"], ranks[1]["items"])
     assert len(list((tmp_path / "cache").glob("deepsmote-*.pt"))) == 1
     assert not (tmp_path / "unused-default-cache").exists()
