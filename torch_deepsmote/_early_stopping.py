@@ -23,7 +23,11 @@ def split_held_out(
     labels: torch.Tensor, fraction: float, generator: torch.Generator
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """(n_train,) and (n_held,) int64 indices: ``floor(fraction · n_c)`` random images
-    of each class held out, the rest kept for training, each in ascending order."""
+    of each class held out, the rest kept for training, each in ascending order.
+
+    Raises:
+        ValueError: when no image is held out or fewer than 2 are kept.
+    """
     held = []
     for label in torch.unique(labels).tolist():
         members = torch.nonzero(labels == label).flatten()
@@ -32,6 +36,12 @@ def split_held_out(
     held_out = torch.cat(held).sort().values
     kept = torch.ones(labels.numel(), dtype=torch.bool)
     kept[held_out] = False
+    if held_out.numel() == 0 or int(kept.sum()) < 2:
+        raise ValueError(
+            f"`validation_fraction`={fraction} holds out {held_out.numel()} of {labels.numel()} images "
+            f"and keeps {int(kept.sum())} to train on: it needs at least 1 held out and 2 kept (each class "
+            f"gives floor(fraction × its count))."
+        )
     return torch.nonzero(kept).flatten(), held_out
 
 
@@ -46,8 +56,8 @@ def held_out_loss(
     total = torch.zeros(2, dtype=torch.float64, device=device)
     for chunk in images.split(batch_size):
         chunk = chunk.to(device, memory_format=layout)
-        error = F.mse_loss(model(chunk), chunk, reduction="sum") / chunk[0].numel()
-        total += torch.stack([error.double(), error.new_tensor(float(chunk.shape[0])).double()])
+        total[0] += F.mse_loss(model(chunk), chunk, reduction="sum").double() / chunk[0].numel()
+        total[1] += chunk.shape[0]
     model.train()
     return total
 

@@ -247,12 +247,6 @@ def fit_autoencoder(
     held_out, best = None, BestEpoch(n_iter_no_change, tol)
     if validation_fraction > 0:
         kept, held = split_held_out(labels, validation_fraction, generator)
-        if held.numel() == 0 or kept.numel() < 2:
-            raise ValueError(
-                f"`validation_fraction`={validation_fraction} holds out {held.numel()} of {labels.numel()} images "
-                f"and keeps {kept.numel()} to train on: it needs at least 1 held out and 2 kept (each class gives "
-                f"floor(fraction × its count))."
-            )
         images, labels, held_out = images[kept], labels[kept], images[held]
 
     layout = _training_layout(device)
@@ -308,10 +302,10 @@ def fit_autoencoder(
             stop = best.update(model, epoch, record["validation"])
         history.append(record)
         if checkpoint is not None and rank == 0:
-            best_state = best.state_dict() if held_out is not None else None
-            save_checkpoint(checkpoint, identity, model, optimizer, generator, history, epoch, best_state)
-        bar.set_postfix(rec=f"{record['reconstruction']:.4f}", pen=f"{record['penalty']:.4f}",
-                        **({"val": f"{record['validation']:.4f}"} if held_out is not None else {}))
+            stop_state = best.state_dict() if held_out is not None else None
+            save_checkpoint(checkpoint, identity, model, optimizer, generator, history, epoch, stop_state)
+        shown = (("rec", "reconstruction"), ("pen", "penalty"), ("val", "validation"))
+        bar.set_postfix({short: f"{record[key]:.4f}" for short, key in shown if key in record})
         if (callback is not None and callback(record)) or stop:
             break
     best.restore(model)
