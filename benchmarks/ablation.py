@@ -19,10 +19,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import compare  # noqa: E402
 from methods import (  # noqa: E402
     METHODS, Method, deepsmote, deepsmote_to, deferred, every_class_varied, random_oversampling_to,
+    unseen_real_images,
 )
 from pools import (  # noqa: E402
-    class_deviations, equal_shares, head_classes, local_steps, nearest_classes, signed, two_steps, varied_below,
-    varied_share, with_pool,
+    boundary_bases, class_deviations, equal_shares, head_classes, local_steps, nearest_classes, signed, two_steps,
+    varied_below, varied_share, with_pool,
 )
 
 from torch_deepsmote import INTERPOLATION_SETTINGS, PAPER_SETTINGS  # noqa: E402
@@ -116,6 +117,12 @@ VARIANTS = {
     # balancing part of the way: every class grown to half the largest class's count
     "random oversampling, every class grown to half the largest": random_oversampling_to(0.5),
     "default, every class grown to half the largest": deepsmote_to(0.5),
+    "default, bases near another class drawn up to 5× as often (1 + 4 m/k, k 10)":
+        with_pool(METHODS["DeepSMOTE (default)"], boundary_bases(4.0)),
+    "default, only the classes < 1/10 of the largest varied, twice as far (variation_transfer 2)":
+        with_pool(deepsmote(variation_transfer=2.0), varied_below(0.1)),
+    # the ceiling: the rare classes grown with real images the training set left out
+    "unseen real images (ceiling)": unseen_real_images,
     # one change from the paper's recipe
     "paper recipe + base residual (detail base)": deepsmote(**PAPER_SETTINGS | {"detail": "base"}),
 }

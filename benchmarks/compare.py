@@ -146,7 +146,8 @@ def run_seed(
     rows = runs.setdefault(seed, {})
     for name in [m for m in methods if m not in rows]:
         started = time.perf_counter()
-        dataset = methods[name](train.images, train.targets, seed, profile["settings"] | {"device": device}, transform)
+        settings = profile["settings"] | {"device": device, "pool": pool}
+        dataset = methods[name](train.images, train.targets, seed, settings, transform)
         resample_seconds = time.perf_counter() - started
         sampler = training_draws(dataset, steps * profile["batch_size"], torch.Generator().manual_seed(seed))
         loader = DataLoader(dataset, batch_size=profile["batch_size"], sampler=sampler)

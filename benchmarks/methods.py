@@ -60,6 +60,26 @@ def random_oversampling_to(share: float) -> Method:
 random_oversampling = random_oversampling_to(1.0)
 
 
+def unseen_real_images(images, labels, seed, settings, transform) -> Dataset:
+    """Every class grown to the majority count with real images of the class that the
+    imbalanced training set left out (from the full training pool, ``settings["pool"]``):
+    what a perfect generator would add, the ceiling of any oversampler."""
+    pool = settings["pool"]
+    seen = {bytes(image.numpy()) for image in images}
+    unseen = torch.tensor([bytes(image.numpy()) not in seen for image in pool.images])
+    generator = torch.Generator().manual_seed(seed)
+    chosen_images, chosen_labels = [images], [labels]
+    for label, target in grown_counts(labels).items():
+        candidates = torch.nonzero(unseen & (pool.targets == label)).flatten()
+        n_new = target - int((labels == label).sum())
+        if n_new > len(candidates):
+            raise ValueError(f"class {label} needs {n_new} unseen images, the pool has {len(candidates)}.")
+        picked = candidates[torch.randperm(len(candidates), generator=generator)[:n_new]]
+        chosen_images.append(pool.images[picked])
+        chosen_labels.append(pool.targets[picked])
+    return _balanced_copy(torch.cat(chosen_images), torch.cat(chosen_labels), transform)
+
+
 def smote(images, labels, seed, settings, transform) -> Dataset:
     """imbalanced-learn's SMOTE on flattened pixels in [0, 1]."""
     k = min(5, int(torch.bincount(labels).min()) - 1)

@@ -211,3 +211,29 @@ def local_steps(n_origins: int) -> Tweak:
 
     tweak.__doc__ = local_steps.__doc__.replace("``n_origins``", str(n_origins))
     return tweak
+
+
+def boundary_bases(weight: float, k: int = 10) -> Tweak:
+    """Bases drawn with weight ``1 + weight × m/k``, where ``m`` of an image's ``k``
+    nearest training latents (of every class) belong to another class: images near
+    another class are varied more often (as Borderline-SMOTE and ADASYN favour them),
+    and a class far from every other is drawn uniformly."""
+    def tweak(oversampler: DeepSMOTE, images: torch.Tensor, labels: torch.Tensor) -> None:
+        latents = oversampler.encode(to_network_range(images)).cpu().float()
+        distances = torch.cdist(latents, latents)
+        distances.fill_diagonal_(float("inf"))
+        nearest = distances.topk(k, largest=False).indices
+        share = (labels[nearest] != labels.unsqueeze(1)).float().mean(1)
+        weights = {label: 1 + weight * share[labels == label] for label in oversampler.latents_}
+        borrowing = oversampler.draw
+
+        def draw(label: int, n_samples: int, generator: torch.Generator) -> SmoteDraw:
+            made = borrowing(label, n_samples, generator)
+            base = torch.multinomial(weights[label], n_samples, replacement=True, generator=generator)
+            table = oversampler.neighbors_[label].cpu()
+            return made._replace(base=base, neighbor=table[base, torch.randint(table.shape[1], (n_samples,), generator=generator)])
+
+        oversampler.draw = draw
+
+    tweak.__doc__ = boundary_bases.__doc__.replace("``weight``", f"{weight:g}").replace("``k``", str(k))
+    return tweak
