@@ -282,3 +282,44 @@ def test_local_steps_borrow_steps_that_start_near_the_base(compare):
     for end, base in zip(ends, draw.base.tolist()):
         assert bool(torch.isclose(end, members[fitted.neighbors_[2][base]], atol=1e-5).all(1).any())
     assert bool((draw.strength > 0).any()) and fitted.sample(random_state=0)[0].shape[0] > 0
+
+
+def test_unseen_real_images_grow_each_class_with_pool_images_the_training_set_left_out(compare):
+    from methods import unseen_real_images
+
+    from torch_deepsmote.demo import TensorImages
+
+    pool_images, pool_labels = blob_images([40, 40, 40], seed=1)
+    chosen = torch.cat([torch.arange(0, 20), torch.arange(40, 45), torch.arange(80, 83)])
+    images, labels = pool_images[chosen], pool_labels[chosen]
+    grown = unseen_real_images(images, labels, 0, {"pool": TensorImages(pool_images, pool_labels)}, None)
+    assert torch.bincount(grown.targets).tolist() == [20, 20, 20]
+    added, added_labels = grown.images[len(labels):], grown.targets[len(labels):]
+    seen = {bytes(image.numpy()) for image in images}
+    assert not any(bytes(image.numpy()) in seen for image in added)  # none of the training images again
+    assert len({bytes(image.numpy()) for image in added}) == len(added)  # each unseen image at most once
+    by_image = {bytes(image.numpy()): int(label) for image, label in zip(pool_images, pool_labels)}
+    assert [by_image[bytes(image.numpy())] for image in added] == added_labels.tolist()
+    with pytest.raises(ValueError, match="class 2 needs 17 unseen images, the pool has 2"):
+        unseen_real_images(images, labels, 0, {"pool": TensorImages(pool_images[:85], pool_labels[:85])}, None)
+
+
+def test_boundary_bases_draw_images_near_another_class_more_often(compare):
+    import pools
+
+    from torch_deepsmote import DeepSMOTE
+
+    images, labels = blob_images([30, 12, 6])
+    fitted = DeepSMOTE(latent_dim=8, width=4, epochs=1, batch_size=16, random_state=0, progress=False).fit(images, labels)
+    latents = torch.randn(len(labels), 2, generator=torch.Generator().manual_seed(0)) * 0.1
+    latents[labels == 1] += 10.0
+    latents[labels == 2] += 20.0
+    latents[torch.nonzero(labels == 2).flatten()[0]] -= 20.0  # one class-2 image sits among class 0
+    fitted.encode = lambda _: latents
+    pools.boundary_bases(4.0, k=3)(fitted, images, labels)
+    draw = fitted.draw(2, 12_000, torch.Generator().manual_seed(0))
+    counts = torch.bincount(draw.base, minlength=6).float()
+    assert 4.0 < float(counts[0] / counts[1:].mean()) < 6.0  # weight 1 + 4 × 3/3 against 1 + 4 × 0/3
+    assert bool((draw.strength > 0).any())  # still borrows variations
+    rows = fitted.neighbors_[2][draw.base]
+    assert bool((rows == draw.neighbor.unsqueeze(1)).any(1).all())  # each neighbour is one of its base's
