@@ -124,7 +124,8 @@ VARIANTS = {
     "default, only the classes < 1/10 of the largest varied, twice as far (variation_transfer 2)":
         with_pool(deepsmote(variation_transfer=2.0), varied_below(0.1)),
     # the ceiling: the rare classes grown with real images the training set left out
-    "unseen real images (ceiling)": unseen_real_images,
+    "unseen real images (ceiling)": unseen_real_images(),
+    "unseen real images up to twice each class, random copies of them beyond": unseen_real_images(2.0),
     # one change from the paper's recipe
     "paper recipe + base residual (detail base)": deepsmote(**PAPER_SETTINGS | {"detail": "base"}),
 }

@@ -60,24 +60,33 @@ def random_oversampling_to(share: float) -> Method:
 random_oversampling = random_oversampling_to(1.0)
 
 
-def unseen_real_images(images, labels, seed, settings, transform) -> Dataset:
+def unseen_real_images(scale: float | None = None) -> Method:
     """Every class grown to the majority count with real images of the class that the
     imbalanced training set left out (from the full training pool, ``settings["pool"]``):
-    what a perfect generator would add, the ceiling of any oversampler."""
-    pool = settings["pool"]
-    seen = {bytes(image.numpy()) for image in images}
-    unseen = torch.tensor([bytes(image.numpy()) not in seen for image in pool.images])
-    generator = torch.Generator().manual_seed(seed)
-    chosen_images, chosen_labels = [images], [labels]
-    for label, target in grown_counts(labels).items():
-        candidates = torch.nonzero(unseen & (pool.targets == label)).flatten()
-        n_new = target - int((labels == label).sum())
-        if n_new > len(candidates):
-            raise ValueError(f"class {label} needs {n_new} unseen images, the pool has {len(candidates)}.")
-        picked = candidates[torch.randperm(len(candidates), generator=generator)[:n_new]]
-        chosen_images.append(pool.images[picked])
-        chosen_labels.append(pool.targets[picked])
-    return _balanced_copy(torch.cat(chosen_images), torch.cat(chosen_labels), transform)
+    what a perfect generator would add, the ceiling of any oversampler. With ``scale``,
+    a class of n images gains unseen real ones up to ``scale`` × n only, and random
+    copies of its real images, old and new, fill the rest."""
+    def method(images, labels, seed, settings, transform) -> Dataset:
+        pool = settings["pool"]
+        seen = {bytes(image.numpy()) for image in images}
+        unseen = torch.tensor([bytes(image.numpy()) not in seen for image in pool.images])
+        generator = torch.Generator().manual_seed(seed)
+        chosen_images, chosen_labels = [images], [labels]
+        for label, target in grown_counts(labels).items():
+            members = images[labels == label]
+            n_unseen = target - len(members) if scale is None else min(target, round(scale * len(members))) - len(members)
+            candidates = torch.nonzero(unseen & (pool.targets == label)).flatten()
+            if n_unseen > len(candidates):
+                raise ValueError(f"class {label} needs {n_unseen} unseen images, the pool has {len(candidates)}.")
+            added = pool.images[candidates[torch.randperm(len(candidates), generator=generator)[:n_unseen]]]
+            members = torch.cat([members, added])
+            copies = members[torch.randint(len(members), (target - len(members),), generator=generator)]
+            chosen_images += [added, copies]
+            chosen_labels.append(torch.full((target - int((labels == label).sum()),), label, dtype=torch.long))
+        return _balanced_copy(torch.cat(chosen_images), torch.cat(chosen_labels), transform)
+
+    method.__doc__ = unseen_real_images.__doc__.replace("``scale``", "None" if scale is None else f"{scale:g}")
+    return method
 
 
 def smote(images, labels, seed, settings, transform) -> Dataset:

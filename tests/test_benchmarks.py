@@ -292,7 +292,7 @@ def test_unseen_real_images_grow_each_class_with_pool_images_the_training_set_le
     pool_images, pool_labels = blob_images([40, 40, 40], seed=1)
     chosen = torch.cat([torch.arange(0, 20), torch.arange(40, 45), torch.arange(80, 83)])
     images, labels = pool_images[chosen], pool_labels[chosen]
-    grown = unseen_real_images(images, labels, 0, {"pool": TensorImages(pool_images, pool_labels)}, None)
+    grown = unseen_real_images()(images, labels, 0, {"pool": TensorImages(pool_images, pool_labels)}, None)
     assert torch.bincount(grown.targets).tolist() == [20, 20, 20]
     added, added_labels = grown.images[len(labels):], grown.targets[len(labels):]
     seen = {bytes(image.numpy()) for image in images}
@@ -301,7 +301,14 @@ def test_unseen_real_images_grow_each_class_with_pool_images_the_training_set_le
     by_image = {bytes(image.numpy()): int(label) for image, label in zip(pool_images, pool_labels)}
     assert [by_image[bytes(image.numpy())] for image in added] == added_labels.tolist()
     with pytest.raises(ValueError, match="class 2 needs 17 unseen images, the pool has 2"):
-        unseen_real_images(images, labels, 0, {"pool": TensorImages(pool_images[:85], pool_labels[:85])}, None)
+        unseen_real_images()(images, labels, 0, {"pool": TensorImages(pool_images[:85], pool_labels[:85])}, None)
+    doubled = unseen_real_images(2.0)(images, labels, 0, {"pool": TensorImages(pool_images, pool_labels)}, None)
+    assert torch.bincount(doubled.targets).tolist() == [20, 20, 20]
+    for label, n_real in ((1, 5), (2, 3)):  # n_real more unseen images, then copies of the 2 × n_real
+        added = doubled.images[len(labels):][doubled.targets[len(labels):] == label]
+        assert len({bytes(image.numpy()) for image in added[:n_real]} - seen) == n_real
+        members = {bytes(image.numpy()) for image in torch.cat([images[labels == label], added[:n_real]])}
+        assert {bytes(image.numpy()) for image in added[n_real:]} <= members
 
 
 def test_boundary_bases_draw_images_near_another_class_more_often(compare):
