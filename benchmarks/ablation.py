@@ -22,8 +22,8 @@ from methods import (  # noqa: E402
     unseen_real_images,
 )
 from pools import (  # noqa: E402
-    boundary_bases, class_deviations, equal_shares, head_classes, local_steps, nearest_classes, signed, two_steps,
-    varied_below, varied_share, with_pool,
+    boundary_bases, class_deviations, equal_shares, head_classes, local_steps, nearest_classes, neighbour_detail, signed,
+    two_steps, varied_below, varied_share, with_pool,
 )
 
 from torch_deepsmote import INTERPOLATION_SETTINGS, PAPER_SETTINGS  # noqa: E402
@@ -123,6 +123,10 @@ VARIANTS = {
         with_pool(METHODS["DeepSMOTE (default)"], boundary_bases(4.0)),
     "default, only the classes < 1/10 of the largest varied, twice as far (variation_transfer 2)":
         with_pool(deepsmote(variation_transfer=2.0), varied_below(0.1)),
+    "default, detail half from a neighbour of the base (texture mixed)":
+        with_pool(METHODS["DeepSMOTE (default)"], neighbour_detail(0.5)),
+    "default, detail from a neighbour of the base (texture swapped)":
+        with_pool(METHODS["DeepSMOTE (default)"], neighbour_detail(1.0)),
     # the ceiling: the rare classes grown with real images the training set left out
     "unseen real images (ceiling)": unseen_real_images(),
     "unseen real images up to twice each class, random copies of them beyond": unseen_real_images(2.0),

@@ -237,3 +237,18 @@ def boundary_bases(weight: float, k: int = 10) -> Tweak:
 
     tweak.__doc__ = boundary_bases.__doc__.replace("``weight``", f"{weight:g}").replace("``k``", str(k))
     return tweak
+
+
+def neighbour_detail(share: float) -> Tweak:
+    """Each synthetic image's fine detail (reconstruction residual) mixed from its base
+    and a same-class neighbour of it: ``r_base + share · (r_neighbour − r_base)``, so an
+    image keeps its base's coarse shape and takes part of another image's texture."""
+    def tweak(oversampler: DeepSMOTE, images: torch.Tensor, labels: torch.Tensor) -> None:
+        def details_for(label: int, draw: SmoteDraw) -> torch.Tensor:
+            residuals = oversampler.residuals_[label].float()
+            return torch.lerp(residuals[draw.base], residuals[draw.neighbor], share)
+
+        oversampler.details_for = details_for
+
+    tweak.__doc__ = neighbour_detail.__doc__.replace("``share``", f"{share:g}")
+    return tweak

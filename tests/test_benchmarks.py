@@ -330,3 +330,22 @@ def test_boundary_bases_draw_images_near_another_class_more_often(compare):
     assert bool((draw.strength > 0).any())  # still borrows variations
     rows = fitted.neighbors_[2][draw.base]
     assert bool((rows == draw.neighbor.unsqueeze(1)).any(1).all())  # each neighbour is one of its base's
+
+
+def test_neighbour_detail_mixes_the_residuals_of_the_base_and_its_neighbour(compare):
+    import pools
+
+    from torch_deepsmote import DeepSMOTE
+
+    images, labels = blob_images([30, 12, 6])
+    fitted = DeepSMOTE(latent_dim=8, width=4, epochs=1, batch_size=16, random_state=0, progress=False).fit(images, labels)
+    draw = fitted.draw(2, 20, torch.Generator().manual_seed(0))
+    own = fitted.render_draws({2: draw}).float()
+    pools.neighbour_detail(1.0)(fitted, images, labels)
+    residuals = fitted.residuals_[2].float()
+    assert torch.equal(fitted.details_for(2, draw), residuals[draw.neighbor])
+    swapped = fitted.render_draws({2: draw}).float()
+    moved = draw.base != draw.neighbor
+    assert bool(moved.all()) and bool((swapped != own).flatten(1).any(1).all())  # every image took another's detail
+    pools.neighbour_detail(0.5)(fitted, images, labels)
+    assert torch.allclose(fitted.details_for(2, draw), (residuals[draw.base] + residuals[draw.neighbor]) / 2)
