@@ -130,6 +130,7 @@ VARIANTS = {
     # the ceiling: the rare classes grown with real images the training set left out
     "unseen real images (ceiling)": unseen_real_images(),
     "unseen real images up to twice each class, random copies of them beyond": unseen_real_images(2.0),
+    "unseen real images up to 1.25× each class, random copies of them beyond": unseen_real_images(1.25),
     # one change from the paper's recipe
     "paper recipe + base residual (detail base)": deepsmote(**PAPER_SETTINGS | {"detail": "base"}),
 }
