@@ -73,19 +73,18 @@ def unseen_real_images(scale: float | None = None) -> Method:
         generator = torch.Generator().manual_seed(seed)
         chosen_images, chosen_labels = [images], [labels]
         for label, target in grown_counts(labels).items():
-            members = images[labels == label]
-            n_unseen = target - len(members) if scale is None else min(target, round(scale * len(members))) - len(members)
+            real = images[labels == label]
+            kept = target if scale is None else min(target, round(scale * len(real)))  # real images, old and new
             candidates = torch.nonzero(unseen & (pool.targets == label)).flatten()
-            if n_unseen > len(candidates):
-                raise ValueError(f"class {label} needs {n_unseen} unseen images, the pool has {len(candidates)}.")
-            added = pool.images[candidates[torch.randperm(len(candidates), generator=generator)[:n_unseen]]]
-            members = torch.cat([members, added])
-            copies = members[torch.randint(len(members), (target - len(members),), generator=generator)]
-            chosen_images += [added, copies]
-            chosen_labels.append(torch.full((target - int((labels == label).sum()),), label, dtype=torch.long))
+            if kept - len(real) > len(candidates):
+                raise ValueError(f"class {label} needs {kept - len(real)} unseen images, the pool has {len(candidates)}.")
+            added = pool.images[candidates[torch.randperm(len(candidates), generator=generator)[: kept - len(real)]]]
+            members = torch.cat([real, added])
+            chosen_images += [added, members[torch.randint(len(members), (target - kept,), generator=generator)]]
+            chosen_labels.append(torch.full((target - len(real),), label, dtype=torch.long))
         return _balanced_copy(torch.cat(chosen_images), torch.cat(chosen_labels), transform)
 
-    method.__doc__ = unseen_real_images.__doc__.replace("``scale``", "None" if scale is None else f"{scale:g}")
+    method.__doc__ = unseen_real_images.__doc__ if scale is None else unseen_real_images.__doc__.replace("``scale``", f"{scale:g}")
     return method
 
 
