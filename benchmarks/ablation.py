@@ -117,6 +117,7 @@ VARIANTS = {
     # balancing part of the way: every class grown to half the largest class's count
     "random oversampling, every class grown to half the largest": random_oversampling_to(0.5),
     "default, every class grown to half the largest": deepsmote_to(0.5),
+    "default + fresh synthetic items every epoch": deepsmote(fresh_per_epoch=True),
     "default, variation_transfer 0.5": deepsmote(variation_transfer=0.5),
     "default, variation_transfer 1.5": deepsmote(variation_transfer=1.5),
     "default, bases near another class drawn up to 5× as often (1 + 4 m/k, k 10)":
