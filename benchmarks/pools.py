@@ -231,7 +231,8 @@ def boundary_bases(weight: float, k: int = 10) -> Tweak:
             made = borrowing(label, n_samples, generator)
             base = torch.multinomial(weights[label], n_samples, replacement=True, generator=generator)
             table = oversampler.neighbors_[label].cpu()
-            return made._replace(base=base, neighbor=table[base, torch.randint(table.shape[1], (n_samples,), generator=generator)])
+            column = torch.randint(table.shape[1], (n_samples,), generator=generator)
+            return made._replace(base=base, neighbor=table[base, column])
 
         oversampler.draw = draw
 
@@ -245,8 +246,8 @@ def neighbour_detail(share: float) -> Tweak:
     image keeps its base's coarse shape and takes part of another image's texture."""
     def tweak(oversampler: DeepSMOTE, images: torch.Tensor, labels: torch.Tensor) -> None:
         def details_for(label: int, draw: SmoteDraw) -> torch.Tensor:
-            residuals = oversampler.residuals_[label].float()
-            return torch.lerp(residuals[draw.base], residuals[draw.neighbor], share)
+            residuals = oversampler.residuals_[label]
+            return torch.lerp(residuals[draw.base].float(), residuals[draw.neighbor].float(), share)
 
         oversampler.details_for = details_for
 
