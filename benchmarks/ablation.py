@@ -18,13 +18,15 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import compare  # noqa: E402
 from methods import (  # noqa: E402
-    METHODS, Method, deepsmote, deepsmote_to, deferred, every_class_varied, random_oversampling_to,
-    unseen_real_images,
+    METHODS, Method, deepsmote, deepsmote_balanced_autoencoder, deepsmote_to, deferred, every_class_varied,
+    random_oversampling_to, unseen_real_images,
 )
 from pools import (  # noqa: E402
     boundary_bases, class_deviations, equal_shares, head_classes, local_steps, nearest_classes, neighbour_detail,
     signed, two_steps, varied_below, varied_share, with_pool,
 )
+
+from warps import warped_variation  # noqa: E402
 
 from torch_deepsmote import INTERPOLATION_SETTINGS, PAPER_SETTINGS  # noqa: E402
 
@@ -128,6 +130,12 @@ VARIANTS = {
         with_pool(METHODS["DeepSMOTE (default)"], neighbour_detail(0.5)),
     "default, detail from a neighbour of the base (texture swapped)":
         with_pool(METHODS["DeepSMOTE (default)"], neighbour_detail(1.0)),
+    "default, autoencoder trained on a class-balanced draw": deepsmote_balanced_autoencoder(),
+    "default, variations rendered as a warp of the base image": with_pool(METHODS["DeepSMOTE (default)"], warped_variation(1.0)),
+    "default, variations rendered as a warp, variation_transfer 2":
+        with_pool(deepsmote(variation_transfer=2.0), warped_variation(1.0)),
+    "default, variations rendered as a warp only (no intensity change), variation_transfer 2":
+        with_pool(deepsmote(variation_transfer=2.0), warped_variation(0.0)),
     # the ceiling: the rare classes grown with real images the training set left out
     "unseen real images (ceiling)": unseen_real_images(),
     "unseen real images up to twice each class, random copies of them beyond": unseen_real_images(2.0),

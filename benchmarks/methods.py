@@ -14,7 +14,7 @@ import torch
 from imblearn.over_sampling import SMOTE
 from torch.utils.data import Dataset, RandomSampler
 
-from torch_deepsmote import INTERPOLATION_SETTINGS, PAPER_SETTINGS, DeepSMOTEDataset
+from torch_deepsmote import INTERPOLATION_SETTINGS, PAPER_SETTINGS, DeepSMOTE, DeepSMOTEDataset
 from torch_deepsmote.baselines.amdo import AMDO
 from torch_deepsmote.baselines.bagan import BAGAN
 from torch_deepsmote.baselines.gamo import GAMO
@@ -119,6 +119,27 @@ def deepsmote(**options: Any) -> Method:
         )
 
     method.__doc__ = f"DeepSMOTEDataset with {options}."
+    return method
+
+
+def deepsmote_balanced_autoencoder(**options: Any) -> Method:
+    """DeepSMOTE with ``options`` whose autoencoder trains on a class-balanced draw of
+    the training set (as many images, an equal share per class, drawn with
+    replacement): a rare class weighs as much in its loss as a common one. The latents,
+    neighbours and residuals are then indexed on the training set itself."""
+    def method(images, labels, seed, settings, transform) -> Dataset:
+        generator = torch.Generator().manual_seed(seed)
+        classes = torch.unique(labels)
+        share = len(labels) // len(classes)
+        chosen = torch.cat([
+            members[torch.randint(len(members), (share,), generator=generator)]
+            for members in (torch.nonzero(labels == label).flatten() for label in classes)
+        ])
+        oversampler = DeepSMOTE(random_state=seed, progress=False, **(options | settings.get("deepsmote", {})))
+        oversampler.fit(images[chosen], labels[chosen]).reindex(images, labels)
+        return DeepSMOTEDataset(TensorImages(images, labels), transform=transform, oversampler=oversampler, progress=False)
+
+    method.__doc__ = deepsmote_balanced_autoencoder.__doc__.replace("``options``", repr(options))
     return method
 
 
