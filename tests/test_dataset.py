@@ -186,6 +186,21 @@ def test_fresh_per_epoch_changes_items_only_then(tensor_dataset):
     assert torch.equal(items(fresh, 0), items(fixed, 0))
 
 
+def test_set_epoch_reaches_persistent_workers(tensor_dataset):
+    ds = _wrap(tensor_dataset, fresh_per_epoch=True)
+    indices = list(range(48, 90))
+    loader = DataLoader(Subset(ds, indices), batch_size=8, num_workers=2, persistent_workers=True)
+
+    def epoch_items(epoch):
+        ds.set_epoch(epoch)
+        return torch.cat([images for images, _ in loader])
+
+    first, second = epoch_items(0), epoch_items(1)
+    assert not torch.equal(first, second)
+    assert torch.equal(second, torch.stack([ds[i][0] for i in indices]))
+    assert torch.equal(epoch_items(0), first)
+
+
 def test_one_decoder_call_per_batch(tensor_dataset, monkeypatch):
     ds = _wrap(tensor_dataset)
     calls = []

@@ -64,7 +64,9 @@ class DeepSMOTEDataset(Dataset):
         random_state: int seed (or ``None`` for fresh entropy) for training and draws.
         device: where the autoencoder trains and decodes; ``None`` = CUDA if available.
         cache_dir: cache folder; ``None`` = the default folder, ``False`` = no cache.
-        fresh_per_epoch: draw new synthetic items each epoch (``set_epoch``).
+        fresh_per_epoch: draw new synthetic items each epoch (``set_epoch``; the
+            epoch lives in shared memory, so it reaches DataLoader workers, persistent
+            ones too).
         oversampler: an already fitted :class:`DeepSMOTE` to use instead of training.
         **options: further :class:`DeepSMOTE` options (``epochs``, ``latent_dim``,
             ``penalty``, ``detail``, ``max_gap``, ``copy_fraction``,
@@ -93,7 +95,7 @@ class DeepSMOTEDataset(Dataset):
         self.transform = transform
         self.target_transform = target_transform
         self.fresh_per_epoch = bool(fresh_per_epoch)
-        self.epoch = 0
+        self._epoch = torch.zeros((), dtype=torch.long).share_memory_()
         progress = bool(options.get("progress", True))
         base_targets = read_targets(dataset, targets, progress)
         if oversampler is not None:  # already fitted: only the images' format is read
@@ -159,9 +161,15 @@ class DeepSMOTEDataset(Dataset):
     def class_to_idx(self) -> dict:
         return getattr(self.dataset, "class_to_idx", {c: c for c in self.classes})
 
+    @property
+    def epoch(self) -> int:
+        """The epoch that :meth:`set_epoch` selected (0 until then)."""
+        return int(self._epoch)
+
     def set_epoch(self, epoch: int) -> None:
-        """Select the epoch; with ``fresh_per_epoch`` it changes the synthetic items."""
-        self.epoch = check_int("epoch", epoch, minimum=0)
+        """Select the epoch; with ``fresh_per_epoch`` it changes the synthetic items,
+        in this process and in the DataLoader workers that already hold a copy."""
+        self._epoch.fill_(check_int("epoch", epoch, minimum=0))
 
     # -- items -----------------------------------------------------------------------
 
