@@ -132,10 +132,6 @@ VARIANTS = {
         with_pool(METHODS["DeepSMOTE (default)"], neighbour_detail(1.0)),
     "default, autoencoder trained on a class-balanced draw": deepsmote_balanced_autoencoder(),
     "default, variations rendered as a warp of the base image": with_pool(METHODS["DeepSMOTE (default)"], warped_variation(1.0)),
-    "default, variations rendered as a warp, variation_transfer 2":
-        with_pool(deepsmote(variation_transfer=2.0), warped_variation(1.0)),
-    "default, variations rendered as a warp only (no intensity change), variation_transfer 2":
-        with_pool(deepsmote(variation_transfer=2.0), warped_variation(0.0)),
     # the ceiling: the rare classes grown with real images the training set left out
     "unseen real images (ceiling)": unseen_real_images(),
     "unseen real images up to twice each class, random copies of them beyond": unseen_real_images(2.0),
