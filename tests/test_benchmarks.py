@@ -349,3 +349,32 @@ def test_neighbour_detail_mixes_the_residuals_of_the_base_and_its_neighbour(comp
     assert bool(moved.all()) and bool((swapped != own).flatten(1).any(1).all())  # every image took another's detail
     pools.neighbour_detail(0.5)(fitted, images, labels)
     assert torch.allclose(fitted.details_for(2, draw), (residuals[draw.base] + residuals[draw.neighbor]) / 2)
+
+
+def test_fitted_fields_carry_an_image_onto_its_shifted_copy(compare):
+    import warps
+
+    images = torch.full((2, 1, 16, 16), -1.0)
+    images[:, :, 5:11, 4:9] = 1.0
+    before = torch.nn.functional.avg_pool2d(images, 3, stride=1, padding=1, count_include_pad=False)
+    after = before.roll(1, dims=3)  # one pixel to the right
+    assert torch.allclose(warps.warp(before, torch.zeros(2, 16, 16, 2)), before, atol=1e-5)  # the zero field: no change
+    fields = warps.fit_fields(before, after, grid=4, steps=100, lr=0.02)
+    left = (warps.warp(before, fields) - after).pow(2).sum() / (before - after).pow(2).sum()
+    assert float(left) < 0.2
+    assert float(fields[..., 0].mean()) < 0  # each pixel reads from its left: the image moves right
+
+
+def test_warped_variation_without_a_warp_is_the_default_image(compare):
+    import warps
+
+    from torch_deepsmote import DeepSMOTE
+
+    images, labels = blob_images([30, 12, 6])
+    fitted = DeepSMOTE(latent_dim=8, width=4, epochs=1, batch_size=16, random_state=0, progress=False).fit(images, labels)
+    draw = fitted.draw(2, 20, torch.Generator().manual_seed(0))
+    own = fitted.render_draws({2: draw}).int()
+    warps.warped_variation(1.0, steps=0)(fitted, images, labels)
+    assert (fitted.render_draws({2: draw}).int() - own).abs().max() <= 1  # float rounding only
+    warps.warped_variation(1.0, steps=20)(fitted, images, labels)
+    assert not torch.equal(fitted.render_draws({2: draw}).int(), own)
