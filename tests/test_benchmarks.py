@@ -378,3 +378,27 @@ def test_warped_variation_without_a_warp_is_the_default_image(compare):
     assert (fitted.render_draws({2: draw}).int() - own).abs().max() <= 1  # float rounding only
     warps.warped_variation(1.0, steps=20)(fitted, images, labels)
     assert not torch.equal(fitted.render_draws({2: draw}).int(), own)
+
+
+def test_balanced_autoencoder_trains_on_equal_shares_and_indexes_the_training_set(compare, monkeypatch):
+    from methods import deepsmote_balanced_autoencoder
+
+    from torch_deepsmote import DeepSMOTE
+
+    images, labels = blob_images([30, 12, 6])
+    trained_on = []
+    fit = DeepSMOTE.fit
+
+    def recording_fit(self, X, y, **kwargs):
+        trained_on.append((X, y))
+        return fit(self, X, y, **kwargs)
+
+    monkeypatch.setattr(DeepSMOTE, "fit", recording_fit)
+    settings = {"deepsmote": {"latent_dim": 8, "width": 4, "epochs": 1, "batch_size": 16}}
+    dataset = deepsmote_balanced_autoencoder()(images, labels, 0, settings, None)
+    (X, y), = trained_on
+    assert torch.bincount(y).tolist() == [16, 16, 16]  # 48 images, a third per class
+    members = {bytes(image.numpy()): int(label) for image, label in zip(images, labels)}
+    assert all(members[bytes(image.numpy())] == int(label) for image, label in zip(X, y))  # drawn from the set
+    assert [len(dataset.oversampler.latents_[label]) for label in (1, 2)] == [12, 6]  # indexed on the set itself
+    assert torch.bincount(dataset.targets).tolist() == [30, 30, 30]
