@@ -25,7 +25,6 @@ from pools import (  # noqa: E402
     boundary_bases, class_deviations, equal_shares, head_classes, local_steps, nearest_classes, neighbour_detail,
     signed, two_steps, varied_below, varied_share, with_pool,
 )
-
 from warps import warped_variation  # noqa: E402
 
 from torch_deepsmote import INTERPOLATION_SETTINGS, PAPER_SETTINGS  # noqa: E402

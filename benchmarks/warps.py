@@ -18,6 +18,8 @@ from torch_deepsmote import DeepSMOTE
 from torch_deepsmote._convert import from_network_range
 from torch_deepsmote.smote import SmoteDraw
 
+from pools import Tweak
+
 
 def warp(images: torch.Tensor, field: torch.Tensor) -> torch.Tensor:
     """(M, C, H, W) images sampled at the identity grid plus the (M, H, W, 2) ``field``
@@ -46,7 +48,7 @@ def fit_fields(before: torch.Tensor, after: torch.Tensor, grid: int = 7, steps: 
     return fields().detach()
 
 
-def warped_variation(intensity: float = 1.0, **fit: int | float):
+def warped_variation(intensity: float = 1.0, **fit: int | float) -> Tweak:
     """Tweak: the default's synthetic images rendered as a warp of the base image plus
     ``intensity`` × the change the warp leaves unexplained (see the module)."""
     def tweak(oversampler: DeepSMOTE, images: torch.Tensor, labels: torch.Tensor) -> None:
