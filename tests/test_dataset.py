@@ -1,3 +1,4 @@
+import copy
 from collections import Counter
 
 import numpy as np
@@ -186,8 +187,10 @@ def test_fresh_per_epoch_changes_items_only_then(tensor_dataset):
     assert torch.equal(items(fresh, 0), items(fixed, 0))
 
 
-def test_set_epoch_reaches_persistent_workers(tensor_dataset):
+@pytest.mark.parametrize("copied", [False, True])
+def test_set_epoch_reaches_persistent_workers(tensor_dataset, copied):
     ds = _wrap(tensor_dataset, fresh_per_epoch=True)
+    ds = copy.deepcopy(ds) if copied else ds
     indices = list(range(48, 90))
     loader = DataLoader(Subset(ds, indices), batch_size=8, num_workers=2, persistent_workers=True)
 

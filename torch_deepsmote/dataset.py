@@ -238,6 +238,7 @@ class DeepSMOTEDataset(Dataset):
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state)
+        self._epoch.share_memory_()  # a copy (``copy.deepcopy``) must reach its own forked workers too
         if self.oversampler is None:
             self.oversampler = self._cpu_copy()
 
