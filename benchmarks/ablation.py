@@ -118,6 +118,10 @@ VARIANTS = {
     # balancing part of the way: every class grown to half the largest class's count
     "random oversampling, every class grown to half the largest": random_oversampling_to(0.5),
     "default, every class grown to half the largest": deepsmote_to(0.5),
+    # balancing past the largest class: a class of n images grown to N (N / n) ** 0.15,
+    # twice the largest for a class 1/100 of it
+    "random oversampling, rarer classes grown past the largest (rarity 0.15)": random_oversampling_to(1.0, 0.15),
+    "default, rarer classes grown past the largest (rarity 0.15)": deepsmote_to(1.0, 0.15),
     "default + fresh synthetic items every epoch": deepsmote(fresh_per_epoch=True),
     "default, variation_transfer 0.5": deepsmote(variation_transfer=0.5),
     "default, variation_transfer 1.5": deepsmote(variation_transfer=1.5),

@@ -33,27 +33,36 @@ def none(images, labels, seed, settings, transform) -> Dataset:
     return TensorImages(images, labels, transform)
 
 
-def grown_counts(labels: torch.Tensor, share: float = 1.0) -> dict[int, int]:
+def grown_counts(labels: torch.Tensor, share: float = 1.0, rarity: float = 0.0) -> dict[int, int]:
     """class → its count after growing every class to ``share`` × the largest class's
-    count (a class already above that keeps its own)."""
+    count, times ``(largest / count) ** rarity``: with ``rarity > 0`` a rarer class grows
+    past the largest, more the rarer it is (a class already above its target keeps its
+    own count)."""
     counts = torch.bincount(labels).tolist()
-    return {label: max(count, round(share * max(counts))) for label, count in enumerate(counts)}
+    largest = max(counts)
+    return {
+        label: max(count, round(share * largest * (largest / count) ** rarity)) if count else 0
+        for label, count in enumerate(counts)
+    }
 
 
-def random_oversampling_to(share: float) -> Method:
-    """Random oversampling that grows every class to ``share`` × the majority count."""
+def random_oversampling_to(share: float, rarity: float = 0.0) -> Method:
+    """Random oversampling that grows every class to its :func:`grown_counts` target."""
     def method(images, labels, seed, settings, transform) -> Dataset:
         generator = torch.Generator().manual_seed(seed)
         chosen = [torch.arange(len(labels))]
         counts = torch.bincount(labels).tolist()
-        for label, target in grown_counts(labels, share).items():
+        for label, target in grown_counts(labels, share, rarity).items():
             members = torch.nonzero(labels == label).flatten()
             if target > counts[label] and len(members):
                 chosen.append(members[torch.randint(len(members), (target - counts[label],), generator=generator)])
         index = torch.cat(chosen)
         return _balanced_copy(images[index], labels[index], transform)
 
-    method.__doc__ = f"Every class repeated at random (with replacement) up to {share:g} × the majority count."
+    method.__doc__ = (
+        f"Every class repeated at random (with replacement) up to {share:g} × the majority count"
+        f" × (majority / count) ** {rarity:g}."
+    )
     return method
 
 
@@ -201,12 +210,16 @@ def deferred(method: Method, warmup: float) -> Method:
     return deferred_method
 
 
-def deepsmote_to(share: float, **options: Any) -> Method:
-    """DeepSMOTE with ``options`` growing every class to ``share`` × the majority count."""
+def deepsmote_to(share: float, rarity: float = 0.0, **options: Any) -> Method:
+    """DeepSMOTE with ``options`` growing every class to its :func:`grown_counts` target."""
     def method(images, labels, seed, settings, transform) -> Dataset:
-        return deepsmote(sampling_strategy=grown_counts(labels, share), **options)(images, labels, seed, settings, transform)
+        strategy = grown_counts(labels, share, rarity)
+        return deepsmote(sampling_strategy=strategy, **options)(images, labels, seed, settings, transform)
 
-    method.__doc__ = f"DeepSMOTEDataset with {options}, every class grown to {share:g} × the majority count."
+    method.__doc__ = (
+        f"DeepSMOTEDataset with {options}, every class grown to {share:g} × the majority count"
+        f" × (majority / count) ** {rarity:g}."
+    )
     return method
 
 

@@ -173,6 +173,19 @@ def test_partly_balanced_methods_grow_every_class_to_the_share_of_the_largest(co
     assert torch.bincount(grown.targets).tolist() == [12, 6, 8]
 
 
+def test_rarity_grows_the_rarer_classes_past_the_largest(compare):
+    from methods import deepsmote_to, grown_counts, random_oversampling_to
+
+    images, labels = blob_images([12, 3, 6])
+    assert grown_counts(labels, 1.0, 0.5) == {0: 12, 1: 24, 2: 17}  # 12 · (12 / n) ** 0.5
+    assert grown_counts(labels, 1.0, 0.0) == {0: 12, 1: 12, 2: 12}
+    copies = random_oversampling_to(1.0, 0.5)(images, labels, 0, {}, None)
+    assert torch.bincount(copies.targets).tolist() == [12, 24, 17]
+    settings = {"deepsmote": {"epochs": 1, "width": 4, "latent_dim": 8, "batch_size": 8, "cache_dir": False}}
+    grown = deepsmote_to(1.0, 0.5)(images, labels, 0, settings, None)
+    assert torch.bincount(grown.targets).tolist() == [12, 24, 17]
+
+
 def test_ablation_runs_a_deferred_deepsmote_with_its_quality_scored(compare, tmp_path):
     import ablation
 
