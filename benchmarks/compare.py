@@ -79,13 +79,15 @@ def current_commit() -> str:
 
 
 def load_previous(out: Path) -> dict[int, dict[str, Any]]:
-    """Rows already measured in ``out`` (``results.json``, then ``partial.json`` on top)."""
+    """Rows already measured in ``out`` (``results.json``, then ``partial.json`` on top);
+    a row that does not name its machine gets the one its file names."""
     runs: dict[int, dict[str, Any]] = {}
     for name in ("results.json", "partial.json"):
         if (out / name).exists():
             saved = json.loads((out / name).read_text())
             for seed, rows in saved.get("runs", saved).items():
-                runs.setdefault(int(seed), {}).update(rows)
+                machine = {"machine": saved["machine"]} if "machine" in saved else {}
+                runs.setdefault(int(seed), {}).update({method: machine | row for method, row in rows.items()})
     return runs
 
 
@@ -163,6 +165,7 @@ def run_seed(
             "train_seconds": train_seconds,
             "train_counts": torch.bincount(dataset.targets if hasattr(dataset, "targets") else train.targets).tolist(),
             "commit": current_commit(),
+            "machine": describe_machine(device),
         }
         if imbalanced is not None:
             row["imbalanced"] = imbalanced_report(test.targets[imbalanced], predicted[imbalanced])
@@ -239,13 +242,28 @@ def quality_lines(runs: dict[int, dict[str, Any]], methods: list[str], reference
     return lines + [""]
 
 
+def machine_summary(machine: dict[str, Any]) -> str:
+    """One line for a :func:`describe_machine` record: processor, CPUs, device, torch."""
+    gpu = f", {machine['gpu']}" if "gpu" in machine else ""
+    return (f"{machine['processor']}, {machine['cpu_count']} CPUs, device {machine['device']}{gpu}; "
+            f"torch {machine['torch']}")
+
+
+def machines_line(runs: dict, methods: list[str], machine: dict[str, Any]) -> str:
+    """The machine(s) the shown rows ran on (``machine`` where no row names one)."""
+    summaries = sorted({machine_summary(rows[name].get("machine", machine))
+                        for rows in runs.values() for name in methods if name in rows} or {machine_summary(machine)})
+    if len(summaries) == 1:
+        return f"machine: {summaries[0]}."
+    return (f"machines: {' | '.join(summaries)} (each row's `machine` in results.json; "
+            "the seconds are its own machine's).")
+
+
 def markdown(profile_name: str, profile: dict[str, Any], runs: dict, methods: list[str], machine: dict,
              reference: dict[str, Any]) -> str:
     lines = [f"# Comparison, profile `{profile_name}`", "",
              f"Data: {profile['dataset']}; classifier: {profile['classifier']}; seeds: {sorted(runs)}; "
-             f"epochs: {profile['epochs']}; batch {profile['batch_size']}; machine: {machine['processor']}, "
-             f"{machine['cpu_count']} CPUs, device {machine['device']}{', ' + machine['gpu'] if 'gpu' in machine else ''}; "
-             f"torch {machine['torch']}.", ""]
+             f"epochs: {profile['epochs']}; batch {profile['batch_size']}; {machines_line(runs, methods, machine)}", ""]
     for test in ("balanced", "imbalanced"):
         table = summarise(runs, methods, test)
         if not table:

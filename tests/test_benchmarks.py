@@ -55,6 +55,26 @@ def test_resume_keeps_measured_rows_and_adds_methods(compare, tmp_path):
     assert set(rows) == {"none"} and rows["none"]["reused_from"] == str(out)  # SMOTE was not measured
 
 
+def test_a_merged_table_names_the_machine_of_each_row(compare, tmp_path):
+    here, there = tmp_path / "here", tmp_path / "there"
+    compare.main(["--profile", "smoke", "--methods", "none", "--out", str(here)])
+    compare.main(["--profile", "smoke", "--methods", "random oversampling", "--out", str(there)])
+    saved = json.loads((there / "results.json").read_text())
+    del saved["runs"]["0"]["random oversampling"]["machine"]  # a row from before rows named their machine
+    saved["machine"] = saved["machine"] | {"processor": "elsewhere-cpu"}
+    (there / "results.json").write_text(json.dumps(saved))
+
+    assert "; machine: " in (here / "table.md").read_text()  # one machine
+    merged = tmp_path / "merged"
+    compare.main(["--profile", "smoke", "--methods", "none", "random oversampling", "--reuse", str(here), str(there),
+                  "--table-only", "--out", str(merged)])
+    header = (merged / "table.md").read_text().splitlines()[2]
+    assert "machines: " in header and "elsewhere-cpu, " in header
+    assert compare.describe_machine()["processor"] + ", " in header
+    rows = json.loads((merged / "results.json").read_text())["runs"]["0"]
+    assert rows["random oversampling"]["machine"]["processor"] == "elsewhere-cpu"
+
+
 def test_rows_measured_under_another_protocol_are_not_resumed_or_reused(compare, tmp_path):
     out = tmp_path / "constant"
     compare.main(["--profile", "smoke", "--methods", "none", "--out", str(out)])
@@ -415,3 +435,15 @@ def test_balanced_autoencoder_trains_on_equal_shares_and_indexes_the_training_se
     assert all(members[bytes(image.numpy())] == int(label) for image, label in zip(X, y))  # drawn from the set
     assert [len(dataset.oversampler.latents_[label]) for label in (1, 2)] == [12, 6]  # indexed on the set itself
     assert torch.bincount(dataset.targets).tolist() == [30, 30, 30]
+
+
+def test_machine_description_names_the_cpu_model(compare, tmp_path):
+    from _environment import cpu_model, describe_machine
+
+    cpuinfo = tmp_path / "cpuinfo"
+    cpuinfo.write_text("processor\t: 0\nvendor_id\t: AuthenticAMD\nmodel name\t: AMD EPYC 9654\n\nmodel name\t: other\n")
+    assert cpu_model(cpuinfo) == "(AMD EPYC 9654)"
+    cpuinfo.write_text("processor\t: 0\nmodel name\t: \n")
+    assert cpu_model(cpuinfo) == ""
+    assert cpu_model(tmp_path / "absent") == ""
+    assert describe_machine()["processor"].endswith(cpu_model()) and describe_machine()["processor"].strip()
