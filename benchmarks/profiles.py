@@ -98,7 +98,7 @@ PROFILES: dict[str, dict[str, Any]] = {
 # the variety of synthetic images pay once copies are overfitted?
 PROFILES["cpu-long"] = PROFILES["cpu"] | {"epochs": 9}
 # 9× the `cpu` profile's budget (8451 steps, the rarest class's 40 images shown about
-# 2700 times each by random oversampling): the classifier trained to convergence.
+# 2700 times each by random oversampling): does the lead keep growing with the budget?
 PROFILES["cpu-longer"] = PROFILES["cpu"] | {"epochs": 27}
 
 # The paper's Table 1 (journal Table II), Fashion-MNIST, imbalanced test set: ACSA / GM / F1.
