@@ -46,6 +46,11 @@ def grown_counts(labels: torch.Tensor, share: float = 1.0, rarity: float = 0.0) 
     }
 
 
+def _growth(share: float, rarity: float) -> str:
+    """How :func:`grown_counts` grows each class, in words for a method's docstring."""
+    return f"{share:g} × the majority count × (majority / count) ** {rarity:g}"
+
+
 def random_oversampling_to(share: float, rarity: float = 0.0) -> Method:
     """Random oversampling that grows every class to its :func:`grown_counts` target."""
     def method(images, labels, seed, settings, transform) -> Dataset:
@@ -59,10 +64,7 @@ def random_oversampling_to(share: float, rarity: float = 0.0) -> Method:
         index = torch.cat(chosen)
         return _balanced_copy(images[index], labels[index], transform)
 
-    method.__doc__ = (
-        f"Every class repeated at random (with replacement) up to {share:g} × the majority count"
-        f" × (majority / count) ** {rarity:g}."
-    )
+    method.__doc__ = f"Every class repeated at random (with replacement) up to {_growth(share, rarity)}."
     return method
 
 
@@ -216,10 +218,7 @@ def deepsmote_to(share: float, rarity: float = 0.0, **options: Any) -> Method:
         strategy = grown_counts(labels, share, rarity)
         return deepsmote(sampling_strategy=strategy, **options)(images, labels, seed, settings, transform)
 
-    method.__doc__ = (
-        f"DeepSMOTEDataset with {options}, every class grown to {share:g} × the majority count"
-        f" × (majority / count) ** {rarity:g}."
-    )
+    method.__doc__ = f"DeepSMOTEDataset with {options}, every class grown to {_growth(share, rarity)}."
     return method
 
 
