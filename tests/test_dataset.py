@@ -171,9 +171,9 @@ def test_items_do_not_depend_on_batch_composition(tensor_dataset):
     assert torch.equal(alone, batched[60][0])
 
 
-def test_fresh_per_epoch_changes_items_only_then(tensor_dataset):
-    fixed = _wrap(tensor_dataset)
-    fresh = _wrap(tensor_dataset, fresh_per_epoch=True)
+def test_items_change_with_the_epoch_unless_fixed(tensor_dataset):
+    fixed = _wrap(tensor_dataset, fresh_per_epoch=False)
+    fresh = _wrap(tensor_dataset)  # fresh items each epoch by default
     indices = list(range(48, 90))
 
     def items(ds, epoch):
@@ -189,7 +189,7 @@ def test_fresh_per_epoch_changes_items_only_then(tensor_dataset):
 
 @pytest.mark.parametrize("copied", [False, True])
 def test_set_epoch_reaches_persistent_workers(tensor_dataset, copied):
-    ds = _wrap(tensor_dataset, fresh_per_epoch=True)
+    ds = _wrap(tensor_dataset)
     ds = copy.deepcopy(ds) if copied else ds
     indices = list(range(48, 90))
     loader = DataLoader(Subset(ds, indices), batch_size=8, num_workers=2, persistent_workers=True)

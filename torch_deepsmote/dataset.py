@@ -29,10 +29,10 @@ class DeepSMOTEDataset(Dataset):
 
     Indices ``[0, len(dataset))`` return the base dataset's items; the indices after
     them are synthetic, grouped by class in ascending order. Synthetic item ``i`` is a
-    pure function of ``(random_state, i)`` — and of the epoch when
-    ``fresh_per_epoch=True`` — mapped to a (class, base latent, neighbour, gap) triple
-    and decoded on demand; only latents, the neighbour table and the decoder are kept
-    in memory, never the images. A batch of indices (``__getitems__``, which
+    pure function of ``(random_state, i)`` and of the epoch that :meth:`set_epoch`
+    selects (of ``(random_state, i)`` alone with ``fresh_per_epoch=False``), mapped to
+    a (class, base latent, neighbour, gap) triple and decoded on demand; only latents,
+    the neighbour table and the decoder are kept in memory, never the images. A batch of indices (``__getitems__``, which
     ``DataLoader`` calls) is decoded in one decoder call.
 
     Synthetic items come back as the same kind of object as the base items (a PIL
@@ -64,9 +64,10 @@ class DeepSMOTEDataset(Dataset):
         random_state: int seed (or ``None`` for fresh entropy) for training and draws.
         device: where the autoencoder trains and decodes; ``None`` = CUDA if available.
         cache_dir: cache folder; ``None`` = the default folder, ``False`` = no cache.
-        fresh_per_epoch: draw new synthetic items each epoch (``set_epoch``; the
-            epoch lives in shared memory, so it reaches DataLoader workers, persistent
-            ones too).
+        fresh_per_epoch: draw new synthetic items each epoch that :meth:`set_epoch`
+            selects (the epoch lives in shared memory, so it reaches DataLoader workers,
+            persistent ones too); epoch 0's items are those of ``False``, which keeps
+            one fixed set, as the paper does.
         oversampler: an already fitted :class:`DeepSMOTE` to use instead of training.
         **options: further :class:`DeepSMOTE` options (``epochs``, ``latent_dim``,
             ``penalty``, ``detail``, ``max_gap``, ``copy_fraction``,
@@ -87,7 +88,7 @@ class DeepSMOTEDataset(Dataset):
         random_state: int | None = None,
         device: Any = None,
         cache_dir: str | Path | None | bool = None,
-        fresh_per_epoch: bool = False,
+        fresh_per_epoch: bool = True,
         oversampler: DeepSMOTE | None = None,
         **options: Any,
     ) -> None:

@@ -140,6 +140,7 @@ def _loaders(config: DemoConfig, train: TensorImages, transform: Callable) -> di
         width=config.autoencoder_width,
         latent_dim=config.latent_dim,
         **recipe_options(config.paper_recipe, penalty=config.penalty, detail=config.detail),
+        fresh_per_epoch=not config.paper_recipe,  # the paper generates one fixed set
         progress=config.progress,
     )
     per_class = max(torch.bincount(train.targets).tolist())
