@@ -18,7 +18,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import compare  # noqa: E402
 from methods import (  # noqa: E402
-    METHODS, Method, deepsmote, deepsmote_balanced_autoencoder, deepsmote_to, deferred, every_class_varied,
+    FIXED_DRAWS, METHODS, Method, deepsmote, deepsmote_balanced_autoencoder, deepsmote_to, deferred, every_class_varied,
     random_oversampling_to, unseen_real_images,
 )
 from pools import (  # noqa: E402
@@ -30,10 +30,14 @@ from warps import warped_variation  # noqa: E402
 from torch_deepsmote import INTERPOLATION_SETTINGS, PAPER_SETTINGS  # noqa: E402
 
 # The interpolation recipe the rows named "interpolation, …" change one thing of.
-INTERPOLATION = {"penalty": "none", "lr": 1e-3, "detail": "base", **INTERPOLATION_SETTINGS}
+INTERPOLATION = {"penalty": "none", "lr": 1e-3, "detail": "base", **INTERPOLATION_SETTINGS, **FIXED_DRAWS}
 # The recipe the rows named "every-class borrowing, …" change one thing of.
-EVERY = {"variation_classes": None}
+EVERY = {"variation_classes": None, **FIXED_DRAWS}
 EVERY_CLASS = METHODS["DeepSMOTE (borrowing from every class)"]
+# The default recipe with one fixed set of synthetic items: the rows named "fixed draws, …"
+# change one thing of it.
+FIXED = METHODS["DeepSMOTE (fixed draws)"]
+FRESH = {"fresh_per_epoch": True}
 
 
 def scaled_autoencoder(method: Method, **factors: int) -> Method:
@@ -67,7 +71,7 @@ VARIANTS = {
     "interpolation, plain decodes (detail none)": deepsmote(**INTERPOLATION | {"detail": "none"}),
     "interpolation, blended residuals (detail blend)": deepsmote(**INTERPOLATION | {"detail": "blend"}),
     "interpolation + paper penalty, lr 2e-4": deepsmote(**INTERPOLATION | {"penalty": "paper", "lr": 2e-4}),
-    "interpolation + fresh synthetic items every epoch": deepsmote(**INTERPOLATION, fresh_per_epoch=True),
+    "interpolation + fresh synthetic items every epoch": deepsmote(**INTERPOLATION | FRESH),
     "interpolation, gaps in [0, 0.5) (max_gap 0.5)": deepsmote(**INTERPOLATION | {"max_gap": 0.5}),
     "interpolation, a quarter real copies (copy_fraction 0.25)": deepsmote(**INTERPOLATION | {"copy_fraction": 0.25}),
     "interpolation, half the added items real copies (copy_fraction 0.5)":
@@ -83,7 +87,7 @@ VARIANTS = {
     # `variation_classes`), and changes of it; its pool changed by benchmarks/pools.py
     "DeepSMOTE (borrowing from every class)": EVERY_CLASS,
     "every-class borrowing, half interpolated (copy_fraction 0.5)": deepsmote(**EVERY | {"copy_fraction": 0.5}),
-    "every-class borrowing + fresh synthetic items every epoch": deepsmote(**EVERY, fresh_per_epoch=True),
+    "every-class borrowing + fresh synthetic items every epoch": deepsmote(**EVERY | FRESH),
     "every-class borrowing, variation_transfer 0.5": deepsmote(**EVERY | {"variation_transfer": 0.5}),
     "every-class borrowing, variation_transfer 1.5": deepsmote(**EVERY | {"variation_transfer": 1.5}),
     "every-class borrowing, variation pool from 20 neighbours (k_neighbors 20)": deepsmote(**EVERY, k_neighbors=20),
@@ -100,47 +104,47 @@ VARIANTS = {
     # every class shown as real images moved along borrowed variations, none as they are
     "every-class borrowing, every class varied, synthetic items only": every_class_varied(**EVERY),
     "interpolation, every class interpolated, synthetic items only": every_class_varied(**INTERPOLATION),
-    # the library's default: variations borrowed from the class and its two nearest classes
+    # the library's default: variations borrowed from the class and its two nearest
+    # classes, fresh synthetic items every epoch; and that recipe with one fixed set
     "DeepSMOTE (default)": METHODS["DeepSMOTE (default)"],
-    "default, borrowing from the class and its nearest class (variation_classes 2)": deepsmote(variation_classes=2),
-    "default, borrowing from the class itself only (variation_classes 1)": deepsmote(variation_classes=1),
-    "default, autoencoder trained 3× longer": scaled_autoencoder(METHODS["DeepSMOTE (default)"], epochs=3),
-    "default, half of each class's added items varied, the others copied":
-        with_pool(METHODS["DeepSMOTE (default)"], varied_share(0.5)),
-    "default, steps from the 20 latents nearest the base (of the class and its 2 nearest classes)":
-        with_pool(METHODS["DeepSMOTE (default)"], local_steps(20)),
-    "default, latent size 32": resized_autoencoder(METHODS["DeepSMOTE (default)"], latent_dim=32),
-    "default, latent size 300 (the paper's)": resized_autoencoder(METHODS["DeepSMOTE (default)"], latent_dim=300),
-    "default, autoencoder stopped on 10% held out (up to 4× the epochs, n_iter_no_change 5)":
-        scaled_autoencoder(deepsmote(validation_fraction=0.1, n_iter_no_change=5), epochs=4),
-    "default, only the classes < 1/10 of the largest varied, the others copied":
-        with_pool(METHODS["DeepSMOTE (default)"], varied_below(0.1)),
+    "DeepSMOTE (fixed draws)": FIXED,
+    "fixed draws, borrowing from the class and its nearest class (variation_classes 2)":
+        deepsmote(variation_classes=2, **FIXED_DRAWS),
+    "fixed draws, borrowing from the class itself only (variation_classes 1)":
+        deepsmote(variation_classes=1, **FIXED_DRAWS),
+    "fixed draws, autoencoder trained 3× longer": scaled_autoencoder(FIXED, epochs=3),
+    "fixed draws, half of each class's added items varied, the others copied": with_pool(FIXED, varied_share(0.5)),
+    "fixed draws, steps from the 20 latents nearest the base (of the class and its 2 nearest classes)":
+        with_pool(FIXED, local_steps(20)),
+    "fixed draws, latent size 32": resized_autoencoder(FIXED, latent_dim=32),
+    "fixed draws, latent size 300 (the paper's)": resized_autoencoder(FIXED, latent_dim=300),
+    "fixed draws, autoencoder stopped on 10% held out (up to 4× the epochs, n_iter_no_change 5)":
+        scaled_autoencoder(deepsmote(validation_fraction=0.1, n_iter_no_change=5, **FIXED_DRAWS), epochs=4),
+    "fixed draws, only the classes < 1/10 of the largest varied, the others copied":
+        with_pool(FIXED, varied_below(0.1)),
     # balancing part of the way: every class grown to half the largest class's count
     "random oversampling, every class grown to half the largest": random_oversampling_to(0.5),
-    "default, every class grown to half the largest": deepsmote_to(0.5),
+    "fixed draws, every class grown to half the largest": deepsmote_to(0.5, **FIXED_DRAWS),
     # balancing past the largest class: a class of n images grown to N (N / n) ** 0.15,
     # twice the largest for a class 1/100 of it
     "random oversampling, rarer classes grown past the largest (rarity 0.15)": random_oversampling_to(1.0, 0.15),
-    "default, rarer classes grown past the largest (rarity 0.15)": deepsmote_to(1.0, 0.15),
-    "default + fresh synthetic items every epoch": deepsmote(fresh_per_epoch=True),
-    "default, variation_transfer 0.5": deepsmote(variation_transfer=0.5),
-    "default, variation_transfer 1.5": deepsmote(variation_transfer=1.5),
-    "default, bases near another class drawn up to 5× as often (1 + 4 m/k, k 10)":
-        with_pool(METHODS["DeepSMOTE (default)"], boundary_bases(4.0)),
-    "default, only the classes < 1/10 of the largest varied, twice as far (variation_transfer 2)":
-        with_pool(deepsmote(variation_transfer=2.0), varied_below(0.1)),
-    "default, detail half from a neighbour of the base (texture mixed)":
-        with_pool(METHODS["DeepSMOTE (default)"], neighbour_detail(0.5)),
-    "default, detail from a neighbour of the base (texture swapped)":
-        with_pool(METHODS["DeepSMOTE (default)"], neighbour_detail(1.0)),
-    "default, autoencoder trained on a class-balanced draw": deepsmote_balanced_autoencoder(),
-    "default, variations rendered as a warp of the base image": with_pool(METHODS["DeepSMOTE (default)"], warped_variation(1.0)),
+    "fixed draws, rarer classes grown past the largest (rarity 0.15)": deepsmote_to(1.0, 0.15, **FIXED_DRAWS),
+    "fixed draws, variation_transfer 0.5": deepsmote(variation_transfer=0.5, **FIXED_DRAWS),
+    "fixed draws, variation_transfer 1.5": deepsmote(variation_transfer=1.5, **FIXED_DRAWS),
+    "fixed draws, bases near another class drawn up to 5× as often (1 + 4 m/k, k 10)":
+        with_pool(FIXED, boundary_bases(4.0)),
+    "fixed draws, only the classes < 1/10 of the largest varied, twice as far (variation_transfer 2)":
+        with_pool(deepsmote(variation_transfer=2.0, **FIXED_DRAWS), varied_below(0.1)),
+    "fixed draws, detail half from a neighbour of the base (texture mixed)": with_pool(FIXED, neighbour_detail(0.5)),
+    "fixed draws, detail from a neighbour of the base (texture swapped)": with_pool(FIXED, neighbour_detail(1.0)),
+    "fixed draws, autoencoder trained on a class-balanced draw": deepsmote_balanced_autoencoder(**FIXED_DRAWS),
+    "fixed draws, variations rendered as a warp of the base image": with_pool(FIXED, warped_variation(1.0)),
     # the ceiling: the rare classes grown with real images the training set left out
     "unseen real images (ceiling)": unseen_real_images(),
     "unseen real images up to twice each class, random copies of them beyond": unseen_real_images(2.0),
     "unseen real images up to 1.25× each class, random copies of them beyond": unseen_real_images(1.25),
     # one change from the paper's recipe
-    "paper recipe + base residual (detail base)": deepsmote(**PAPER_SETTINGS | {"detail": "base"}),
+    "paper recipe + base residual (detail base)": deepsmote(**PAPER_SETTINGS | {"detail": "base"}, **FIXED_DRAWS),
 }
 
 

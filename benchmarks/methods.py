@@ -23,6 +23,9 @@ from torch_deepsmote.baselines.mc_rbo import MCRBO
 from torch_deepsmote.demo import TensorImages
 
 Method = Callable[[torch.Tensor, torch.Tensor, int, dict[str, Any], Callable], Dataset]
+# One set of synthetic items for every epoch: how every DeepSMOTE row but the default's
+# (and those named "fresh") was measured, and the paper's way.
+FIXED_DRAWS = {"fresh_per_epoch": False}
 
 
 def _balanced_copy(images: torch.Tensor, labels: torch.Tensor, transform: Callable) -> TensorImages:
@@ -146,9 +149,12 @@ def deepsmote_balanced_autoencoder(**options: Any) -> Method:
             members[torch.randint(len(members), (share,), generator=generator)]
             for members in (torch.nonzero(labels == label).flatten() for label in classes)
         ])
-        oversampler = DeepSMOTE(random_state=seed, progress=False, **(options | settings.get("deepsmote", {})))
+        fitting = options | settings.get("deepsmote", {})
+        fresh = fitting.pop("fresh_per_epoch", True)
+        oversampler = DeepSMOTE(random_state=seed, progress=False, **fitting)
         oversampler.fit(images[chosen], labels[chosen]).reindex(images, labels)
-        return DeepSMOTEDataset(TensorImages(images, labels), transform=transform, oversampler=oversampler, progress=False)
+        return DeepSMOTEDataset(TensorImages(images, labels), transform=transform, oversampler=oversampler,
+                                fresh_per_epoch=fresh, progress=False)
 
     method.__doc__ = deepsmote_balanced_autoencoder.__doc__.replace("``options``", repr(options))
     return method
@@ -266,10 +272,11 @@ METHODS: dict[str, Method] = {
     "MC-RBO": _resampler(_mc_rbo),
     "BAGAN": _resampler(_bagan),
     "GAMO": _resampler(_gamo),
-    "DeepSMOTE (paper penalty)": deepsmote(**PAPER_SETTINGS),
-    "DeepSMOTE (official penalty)": deepsmote(**PAPER_SETTINGS | {"penalty": "official"}),
-    "DeepSMOTE (interpolation)": deepsmote(**INTERPOLATION_SETTINGS),
-    "DeepSMOTE (borrowing from every class)": deepsmote(variation_classes=None),
+    "DeepSMOTE (paper penalty)": deepsmote(**PAPER_SETTINGS, **FIXED_DRAWS),
+    "DeepSMOTE (official penalty)": deepsmote(**PAPER_SETTINGS | {"penalty": "official"}, **FIXED_DRAWS),
+    "DeepSMOTE (interpolation)": deepsmote(**INTERPOLATION_SETTINGS, **FIXED_DRAWS),
+    "DeepSMOTE (borrowing from every class)": deepsmote(variation_classes=None, **FIXED_DRAWS),
+    "DeepSMOTE (fixed draws)": deepsmote(**FIXED_DRAWS),
     "DeepSMOTE (default)": deepsmote(),
 }
 PLAIN = ("none", "random oversampling")

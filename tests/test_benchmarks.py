@@ -127,11 +127,38 @@ def test_ablation_variants_run_and_name_the_default_recipe(compare, tmp_path):
     from torch_deepsmote import INTERPOLATION_SETTINGS, DeepSMOTE
 
     defaults = DeepSMOTE().get_params()
-    assert ablation.INTERPOLATION == {name: defaults[name] for name in ablation.INTERPOLATION} | INTERPOLATION_SETTINGS
+    recipe = {name: value for name, value in ablation.INTERPOLATION.items() if name != "fresh_per_epoch"}
+    assert recipe == {name: defaults[name] for name in recipe} | INTERPOLATION_SETTINGS
     chosen = ["DeepSMOTE (default)", "interpolation, plain decodes (detail none)"]
     out = ablation.main(["--profile", "smoke", "--methods", *chosen, "--out", str(tmp_path / "ablation")])
     runs = json.loads((out / "results.json").read_text())["runs"]["0"]
     assert set(runs) == set(chosen) and all("quality" in row for row in runs.values())
+
+
+def test_only_the_default_and_the_rows_named_fresh_draw_new_items_each_epoch(compare, monkeypatch):
+    import ablation
+    import methods
+
+    class Built(Exception):
+        """Raised by the stand-in dataset: the method's options are all the test needs."""
+
+    def stand_in(*args, fresh_per_epoch=True, **kwargs):
+        raise Built(fresh_per_epoch)
+
+    monkeypatch.setattr(methods, "DeepSMOTEDataset", stand_in)
+    images, labels = blob_images([30, 12, 6])
+    settings = {"deepsmote": {"epochs": 1, "width": 4, "latent_dim": 8, "batch_size": 16}}
+    fresh = {}
+    for name, method in ablation.VARIANTS.items():
+        if name.startswith(("none", "random oversampling", "SMOTE", "unseen real images")):
+            continue
+        with pytest.raises(Built) as built:
+            method(images, labels, 0, settings, None)
+        fresh[name] = built.value.args[0]
+    assert {name for name, drawn in fresh.items() if drawn} == {"DeepSMOTE (default)"} | {
+        name for name in fresh if "fresh synthetic items" in name
+    }
+    assert not fresh["DeepSMOTE (fixed draws)"] and not fresh["DeepSMOTE (paper penalty)"]
 
 
 def test_scaled_and_resized_autoencoders_change_only_the_named_budget_entries(compare):
