@@ -18,8 +18,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import compare  # noqa: E402
 from methods import (  # noqa: E402
-    FIXED_DRAWS, METHODS, Method, deepsmote, deepsmote_balanced_autoencoder, deepsmote_to, deferred, every_class_varied,
-    random_oversampling_to, unseen_real_images,
+    FIXED_DRAWS, METHODS, Method, deepsmote, deepsmote_balanced_autoencoder, deepsmote_to, deferred,
+    every_class_varied, random_oversampling_to, unseen_real_images,
 )
 from pools import (  # noqa: E402
     boundary_bases, class_deviations, equal_shares, head_classes, local_steps, nearest_classes, neighbour_detail,

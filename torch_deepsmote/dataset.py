@@ -32,8 +32,9 @@ class DeepSMOTEDataset(Dataset):
     pure function of ``(random_state, i)`` and of the epoch that :meth:`set_epoch`
     selects (of ``(random_state, i)`` alone with ``fresh_per_epoch=False``), mapped to
     a (class, base latent, neighbour, gap) triple and decoded on demand; only latents,
-    the neighbour table and the decoder are kept in memory, never the images. A batch of indices (``__getitems__``, which
-    ``DataLoader`` calls) is decoded in one decoder call.
+    the neighbour table and the decoder are kept in memory, never the images. A batch
+    of indices (``__getitems__``, which ``DataLoader`` calls) is decoded in one decoder
+    call.
 
     Synthetic items come back as the same kind of object as the base items (a PIL
     image of the same mode and size, or a tensor/array of the same dtype, layout and
