@@ -91,6 +91,11 @@ def load_previous(out: Path) -> dict[int, dict[str, Any]]:
     return runs
 
 
+def saved_results(folder: Path) -> dict[str, Any]:
+    """``folder``'s ``results.json`` (``{}`` when it has none)."""
+    return json.loads((folder / "results.json").read_text()) if (folder / "results.json").exists() else {}
+
+
 def protocol(settings: dict[str, Any]) -> dict[str, Any]:
     """The settings that make two folders' rows comparable (all but seeds and data root)."""
     return {key: value for key, value in settings.items() if key not in ("seeds", "root")}
@@ -305,7 +310,9 @@ def main(argv: list[str] | None = None, registry: dict[str, Method] = METHODS, d
     stamp = time.strftime("%Y%m%d-%H%M%S")
     out = Path(args.out or Path(__file__).resolve().parent / "results" / f"{args.profile}-{stamp}")
     out.mkdir(parents=True, exist_ok=True)
-    machine = describe_machine(device)
+    # re-tabling measures nothing: the folder keeps the machine its file names
+    machine = saved_results(out).get("machine") if args.table_only else None
+    machine = machine or describe_machine(device)
     for folder in [out, *map(Path, args.reuse)]:
         check_protocol(folder, profile)
     runs = load_previous(out)
@@ -319,7 +326,7 @@ def main(argv: list[str] | None = None, registry: dict[str, Method] = METHODS, d
         run_seed(profile, seed, {name: registry[name] for name in args.methods}, device, out, runs, reference)
     if "acsa" not in reference_info:  # nothing generated here: the reference another run recorded
         for folder in [out, *map(Path, args.reuse)]:
-            saved = json.loads((folder / "results.json").read_text()) if (folder / "results.json").exists() else {}
+            saved = saved_results(folder)
             if "acsa" in saved.get("reference", {}):
                 reference_info = saved["reference"]
                 break

@@ -74,6 +74,9 @@ def test_a_merged_table_names_the_machine_of_each_row(compare, tmp_path):
     rows = json.loads((merged / "results.json").read_text())["runs"]["0"]
     assert rows["random oversampling"]["machine"]["processor"] == "elsewhere-cpu"
 
+    compare.main(["--profile", "smoke", "--methods", "random oversampling", "--table-only", "--out", str(there)])
+    assert json.loads((there / "results.json").read_text())["machine"]["processor"] == "elsewhere-cpu"  # kept
+
 
 def test_rows_measured_under_another_protocol_are_not_resumed_or_reused(compare, tmp_path):
     out = tmp_path / "constant"
