@@ -44,12 +44,12 @@ from methods import METHODS, PLAIN, Method, OwnDraws  # noqa: E402
 from profiles import PAPER_FMNIST, PROFILES, make_classifier  # noqa: E402
 from quality import class_quality, train_reference  # noqa: E402
 
-from torch_deepsmote.cache import atomic_save  # noqa: E402
-from torch_deepsmote.classifier import predict, train_classifier  # noqa: E402
-from torch_deepsmote.datasets import MNIST_TEST_PROFILE, make_imbalanced  # noqa: E402
-from torch_deepsmote.demo import DemoConfig, TensorImages, load_demo_pool  # noqa: E402
-from torch_deepsmote.metrics import imbalanced_report  # noqa: E402
-from torch_deepsmote.plots import save_class_grid, save_metric_bars  # noqa: E402
+from torch_deepsmote.data.cache import atomic_save  # noqa: E402
+from torch_deepsmote.evaluation.classifier import predict, train_classifier  # noqa: E402
+from torch_deepsmote.evaluation.datasets import MNIST_TEST_PROFILE, make_imbalanced  # noqa: E402
+from torch_deepsmote.evaluation.demo import DemoConfig, TensorImages, load_demo_pool  # noqa: E402
+from torch_deepsmote.evaluation.metrics import imbalanced_report  # noqa: E402
+from torch_deepsmote.evaluation.plots import save_class_grid, save_metric_bars  # noqa: E402
 
 SCORES = ("acsa", "gm_macro", "f1_macro")
 

@@ -29,7 +29,7 @@ from compare import load_split, synthetic_images  # noqa: E402
 from methods import METHODS  # noqa: E402
 from profiles import PROFILES  # noqa: E402
 
-from torch_deepsmote._convert import to_network_range  # noqa: E402
+from torch_deepsmote.nn.ranges import to_network_range  # noqa: E402
 
 METHOD = "DeepSMOTE (default)"
 

@@ -15,8 +15,8 @@ import torch
 
 from _environment import describe_machine
 from torch_deepsmote import ConvAutoencoder, fit_autoencoder
-from torch_deepsmote._convert import to_network_range
-from torch_deepsmote.datasets import load_digits_images
+from torch_deepsmote.nn.ranges import to_network_range
+from torch_deepsmote.evaluation.datasets import load_digits_images
 
 
 def main() -> None:

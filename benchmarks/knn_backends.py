@@ -1,4 +1,4 @@
-"""Time the k-NN backends of ``torch_deepsmote.neighbors`` side by side.
+"""Time the k-NN backends of ``torch_deepsmote.latent.neighbors`` side by side.
 
 For every size ``n`` one fresh subprocess draws ``n`` standard-normal float32 points
 in ``--dim`` dimensions (seeded) and measures every backend (``torch``, ``keops``,
@@ -98,7 +98,7 @@ def worker(config: dict[str, Any]) -> dict[str, dict[str, Any]]:
     """
     import torch
 
-    from torch_deepsmote.neighbors import default_chunk_size, kneighbors, resolve_backend
+    from torch_deepsmote.latent.neighbors import default_chunk_size, kneighbors, resolve_backend
 
     device = torch.device(config["device"])
     n, k, backends = config["n"], config["k"], config["backends"]

@@ -20,7 +20,7 @@ from torch_deepsmote.baselines.bagan import BAGAN
 from torch_deepsmote.baselines.gamo import GAMO
 from torch_deepsmote.baselines.mc_ccr import MCCCR
 from torch_deepsmote.baselines.mc_rbo import MCRBO
-from torch_deepsmote.demo import TensorImages
+from torch_deepsmote.evaluation.demo import TensorImages
 
 Method = Callable[[torch.Tensor, torch.Tensor, int, dict[str, Any], Callable], Dataset]
 # One set of synthetic items for every epoch: how every DeepSMOTE row but the default's

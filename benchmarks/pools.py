@@ -1,6 +1,6 @@
 """Other variation pools and draws for the borrowing recipes, measured in the ablation.
 
-The library's pool (:func:`torch_deepsmote.variations.variation_pool`) holds steps
+The library's pool (:func:`torch_deepsmote.latent.variations.variation_pool`) holds steps
 between neighbouring latents of every class, each class in proportion to its size.
 Most variants here change the pool of the recipe that borrows from every class
 (``variation_classes=None``); ``varied_below``, ``varied_share`` and ``local_steps``
@@ -17,9 +17,9 @@ from typing import Any, Callable
 import torch
 
 from torch_deepsmote import DeepSMOTE, variations
-from torch_deepsmote._convert import to_network_range
-from torch_deepsmote.smote import SmoteDraw, draw_smote
-from torch_deepsmote.variations import VARIATION_POOL_SIZE
+from torch_deepsmote.nn.ranges import to_network_range
+from torch_deepsmote.latent.smote import SmoteDraw, draw_smote
+from torch_deepsmote.latent.variations import VARIATION_POOL_SIZE
 
 Tweak = Callable[[DeepSMOTE, torch.Tensor, torch.Tensor], None]
 

@@ -22,8 +22,8 @@ from scipy import linalg
 from torch import nn
 from torch.utils.data import DataLoader, RandomSampler
 
-from torch_deepsmote.classifier import predict, train_classifier
-from torch_deepsmote.demo import TensorImages
+from torch_deepsmote.evaluation.classifier import predict, train_classifier
+from torch_deepsmote.evaluation.demo import TensorImages
 
 REFERENCE_EPOCHS = 2
 

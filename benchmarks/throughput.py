@@ -59,12 +59,12 @@ from torch.utils.data import DataLoader, TensorDataset
 import knn_backends
 from _environment import describe_machine
 from torch_deepsmote import BalancedBatchSampler, ConvAutoencoder, DeepSMOTE, DeepSMOTEDataset, fit_autoencoder
-from torch_deepsmote._convert import to_network_range
-from torch_deepsmote.classifier import SmallCNN
-from torch_deepsmote.datasets import DEBIAN_FASHION_MNIST, MNIST_TRAIN_PROFILE, load_dataset, make_imbalanced, scale_profile
-from torch_deepsmote.demo import TensorImages
-from torch_deepsmote.neighbors import default_chunk_size, resolve_backend
-from torch_deepsmote.training import OFFICIAL_CLASS_BATCH, _batches, same_class_derangement
+from torch_deepsmote.nn.ranges import to_network_range
+from torch_deepsmote.evaluation.classifier import SmallCNN
+from torch_deepsmote.evaluation.datasets import DEBIAN_FASHION_MNIST, MNIST_TRAIN_PROFILE, load_dataset, make_imbalanced, scale_profile
+from torch_deepsmote.evaluation.demo import TensorImages
+from torch_deepsmote.latent.neighbors import default_chunk_size, resolve_backend
+from torch_deepsmote.nn.training import OFFICIAL_CLASS_BATCH, _batches, same_class_derangement
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 TARGETS = {"generation": 0.9, "epoch": 1.15, "pretraining": 2.0, "mse_ratio": 1.02, "knn_auto": 1.10, "memory_bytes_per_item": 64}

@@ -15,8 +15,8 @@ import torch
 import torch.nn.functional as F
 
 from torch_deepsmote import DeepSMOTE
-from torch_deepsmote._convert import from_network_range
-from torch_deepsmote.smote import SmoteDraw
+from torch_deepsmote.nn.ranges import from_network_range
+from torch_deepsmote.latent.smote import SmoteDraw
 
 from pools import Tweak
 

@@ -249,7 +249,7 @@ def test_every_pool_variant_keeps_a_labelled_pool_the_draws_can_use(compare):
     import pools
 
     from torch_deepsmote import DeepSMOTE
-    from torch_deepsmote.variations import nearest_classes
+    from torch_deepsmote.latent.variations import nearest_classes
 
     images, labels = blob_images([30, 12, 6])
     options = dict(latent_dim=8, width=4, epochs=1, batch_size=16, random_state=0, progress=False, variation_classes=None)
@@ -350,7 +350,7 @@ def test_local_steps_borrow_steps_that_start_near_the_base(compare):
 def test_unseen_real_images_grow_each_class_with_pool_images_the_training_set_left_out(compare):
     from methods import unseen_real_images
 
-    from torch_deepsmote.demo import TensorImages
+    from torch_deepsmote.evaluation.demo import TensorImages
 
     pool_images, pool_labels = blob_images([40, 40, 40], seed=1)
     chosen = torch.cat([torch.arange(0, 20), torch.arange(40, 45), torch.arange(80, 83)])

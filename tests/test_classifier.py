@@ -7,7 +7,7 @@ import torch
 from torch.optim.optimizer import register_optimizer_step_pre_hook
 from torch.utils.data import DataLoader, TensorDataset
 
-from torch_deepsmote.classifier import SmallCNN, train_classifier
+from torch_deepsmote.evaluation.classifier import SmallCNN, train_classifier
 
 
 def learning_rates(schedule: str, epochs: int = 2, lr: float = 1e-2) -> list[float]:

@@ -13,8 +13,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from torch_deepsmote import DeepSMOTE
-from torch_deepsmote.dataset import DeepSMOTEDataset
-from torch_deepsmote.sampler import BalancedBatchSampler
+from torch_deepsmote.data.dataset import DeepSMOTEDataset
+from torch_deepsmote.data.sampler import BalancedBatchSampler
 from tests.conftest import FAST_OPTIONS, blob_images
 
 

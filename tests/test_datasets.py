@@ -1,4 +1,4 @@
-"""Tests for torch_deepsmote.datasets on tiny fixtures written in each on-disk format."""
+"""Tests for torch_deepsmote.evaluation.datasets on tiny fixtures written in each on-disk format."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ import torch
 from PIL import Image
 
 from torch_deepsmote import _celeba
-from torch_deepsmote.datasets import (
+from torch_deepsmote.evaluation.datasets import (
     CELEBA_HAIR_ATTRIBUTES,
     CELEBA_HAIR_COLOURS,
     CELEBA_TRAIN_PROFILE,

@@ -6,10 +6,10 @@ import pytest
 import torch
 
 from torch_deepsmote import ConvAutoencoder, DeepSMOTE, fit_autoencoder
-from torch_deepsmote._convert import to_network_range
-from torch_deepsmote._early_stopping import held_out_loss, split_held_out
+from torch_deepsmote.nn.ranges import to_network_range
+from torch_deepsmote.nn.early_stopping import held_out_loss, split_held_out
 
-from .conftest import FAST_OPTIONS, blob_images
+from torch_deepsmote.conftest import FAST_OPTIONS, blob_images
 
 
 class _Interrupted(Exception):

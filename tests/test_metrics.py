@@ -1,4 +1,4 @@
-"""Tests for torch_deepsmote.metrics against hand-computed values."""
+"""Tests for torch_deepsmote.evaluation.metrics against hand-computed values."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from sklearn.metrics import balanced_accuracy_score
 
-from torch_deepsmote.metrics import format_report, imbalanced_report
+from torch_deepsmote.evaluation.metrics import format_report, imbalanced_report
 
 # Confusion matrix (rows: true class, columns: predicted class)
 #        0  1  2

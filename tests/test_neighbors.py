@@ -1,4 +1,4 @@
-"""Tests for torch_deepsmote.neighbors, against a brute-force full-matrix oracle."""
+"""Tests for torch_deepsmote.latent.neighbors, against a brute-force full-matrix oracle."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from torch_deepsmote import _keops, neighbors
-from torch_deepsmote.neighbors import kneighbors, resolve_backend
+from torch_deepsmote.latent.neighbors import kneighbors, resolve_backend
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
@@ -196,7 +196,7 @@ def test_importing_the_package_does_not_import_pykeops():
     code = textwrap.dedent(
         """
         import sys, torch
-        import torch_deepsmote, torch_deepsmote.neighbors as nb
+        import torch_deepsmote, torch_deepsmote.latent.neighbors as nb
         x = torch.randn(50, 3)
         nb.kneighbors(x, 3); nb.kneighbors(x, 3, "torch")
         print("pykeops" in sys.modules, "pykeops.torch" in sys.modules)

@@ -5,8 +5,8 @@ import pytest
 import torch
 
 from torch_deepsmote import INTERPOLATION_SETTINGS, DeepSMOTE
-from torch_deepsmote.smote import draw_smote
-from torch_deepsmote.variations import nearest_classes
+from torch_deepsmote.latent.smote import draw_smote
+from torch_deepsmote.latent.variations import nearest_classes
 from tests.conftest import blob_images
 
 
@@ -261,7 +261,7 @@ def test_labels_as_numpy_ints(tiny_images):
 
 
 def _draw_with_gap(sampler, label, gap):
-    from torch_deepsmote.smote import SmoteDraw
+    from torch_deepsmote.latent.smote import SmoteDraw
 
     n = sampler.latents_[label].shape[0]
     base = torch.arange(n)
@@ -307,7 +307,7 @@ def test_bad_detail_is_named():
 
 
 def test_max_gap_bounds_the_gaps_and_is_validated():
-    from torch_deepsmote.smote import draw_smote
+    from torch_deepsmote.latent.smote import draw_smote
 
     table = torch.tensor([[1], [0]])
     gaps = draw_smote(table, 2000, torch.Generator().manual_seed(0), max_gap=0.25).gap
@@ -320,7 +320,7 @@ def test_max_gap_bounds_the_gaps_and_is_validated():
 
 
 def test_copy_fraction_zeroes_that_share_of_the_gaps_and_is_validated():
-    from torch_deepsmote.smote import draw_smote
+    from torch_deepsmote.latent.smote import draw_smote
 
     table = torch.tensor([[1], [0], [0]])
     plain = draw_smote(table, 200, torch.Generator().manual_seed(0))

@@ -20,7 +20,7 @@ from torch_deepsmote import (
 )
 from torch_deepsmote import _keops, cache
 
-from .conftest import FAST_OPTIONS, blob_images
+from torch_deepsmote.conftest import FAST_OPTIONS, blob_images
 
 OPTIONS = dict(FAST_OPTIONS, random_state=0, device="cpu")
 

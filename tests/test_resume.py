@@ -15,9 +15,9 @@ from torch.utils.data import TensorDataset
 
 from torch_deepsmote import ConvAutoencoder, DeepSMOTEDataset, fit_autoencoder
 from torch_deepsmote import cache
-from torch_deepsmote._convert import to_network_range
+from torch_deepsmote.nn.ranges import to_network_range
 
-from .conftest import FAST_OPTIONS, blob_images
+from torch_deepsmote.conftest import FAST_OPTIONS, blob_images
 
 REPO = Path(__file__).resolve().parents[1]
 EPOCHS = 4
@@ -27,7 +27,7 @@ RUN = """
 import torch
 from tests.conftest import blob_images
 from torch_deepsmote import ConvAutoencoder, fit_autoencoder
-from torch_deepsmote._convert import to_network_range
+from torch_deepsmote.nn.ranges import to_network_range
 
 def run(epochs, checkpoint=None, callback=None, random_state=3):
     images, labels = blob_images([30, 12, 6])

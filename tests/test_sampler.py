@@ -7,7 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from torch.utils.data import DataLoader, TensorDataset
 
-from torch_deepsmote.sampler import BalancedBatchSampler
+from torch_deepsmote.data.sampler import BalancedBatchSampler
 
 
 def _targets(counts: list[int], seed: int = 0) -> torch.Tensor:

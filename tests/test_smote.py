@@ -3,7 +3,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from torch_deepsmote.smote import SmoteDraw, draw_smote, interpolate, smote_interpolate
+from torch_deepsmote.latent.smote import SmoteDraw, draw_smote, interpolate, smote_interpolate
 
 
 def _segment_parameter(point, start, end):

@@ -16,8 +16,8 @@ from torch.utils.data import DataLoader, TensorDataset
 
 from tests.conftest import blob_images
 from torch_deepsmote import ConvAutoencoder, DeepSMOTE, DeepSMOTEDataset, fit_autoencoder
-from torch_deepsmote.datasets import DEBIAN_FASHION_MNIST
-from torch_deepsmote.demo import TensorImages
+from torch_deepsmote.evaluation.datasets import DEBIAN_FASHION_MNIST
+from torch_deepsmote.evaluation.demo import TensorImages
 
 BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
 

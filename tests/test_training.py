@@ -2,8 +2,8 @@ import pytest
 import torch
 
 from torch_deepsmote import ConvAutoencoder, fit_autoencoder
-from torch_deepsmote._convert import to_network_range
-from torch_deepsmote.training import same_class_derangement
+from torch_deepsmote.nn.ranges import to_network_range
+from torch_deepsmote.nn.training import same_class_derangement
 
 
 def _model(seed=0):

@@ -4,7 +4,7 @@ import re
 
 import pytest
 
-from torch_deepsmote._validation import check_float
+from torch_deepsmote._utils.validation import check_float
 
 
 @pytest.mark.parametrize(

@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from torch_deepsmote.variations import borrowable_rows, nearest_classes, variation_pool
+from torch_deepsmote.latent.variations import borrowable_rows, nearest_classes, variation_pool
 
 
 def test_pool_holds_each_neighbour_difference_of_every_class_and_skips_self_pairs():

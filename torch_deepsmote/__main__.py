@@ -2,6 +2,6 @@
 
 import sys
 
-from .cli import main
+from torch_deepsmote.cli import main
 
 sys.exit(main())

@@ -7,9 +7,9 @@ from typing import Any, Self
 
 import torch
 
-from . import cache
-from ._validation import check_int, resolve_device
-from .autoencoder import ConvAutoencoder
+from torch_deepsmote.data import cache
+from torch_deepsmote._utils.validation import check_int, resolve_device
+from torch_deepsmote.nn.autoencoder import ConvAutoencoder
 
 # The options that change the trained autoencoder (and so key the cache). ``k_neighbors``
 # and ``sampling_strategy`` only change what ``reindex`` recomputes from it; the

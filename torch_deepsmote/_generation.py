@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import torch
 
-from ._convert import from_network_range
-from ._validation import check_generator, check_int, check_option
-from .smote import SmoteDraw, draw_smote, interpolate
-from .variations import borrowable_rows, nearest_classes
+from torch_deepsmote.nn.ranges import from_network_range
+from torch_deepsmote._utils.validation import check_generator, check_int, check_option
+from torch_deepsmote.latent.smote import SmoteDraw, draw_smote, interpolate
+from torch_deepsmote.latent.variations import borrowable_rows, nearest_classes
 
 __all__ = ["DETAILS", "GenerationMixin"]
 

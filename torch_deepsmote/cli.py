@@ -15,14 +15,14 @@ from typing import Any, Callable, Sequence
 from PIL import Image
 from torchvision.datasets import ImageFolder
 
-from ._items import RawFormat
-from ._validation import check_float, check_int
-from .dataset import DeepSMOTEDataset
-from .datasets import DATASET_NAMES
-from .demo import METHODS, SCORES, DemoConfig, grid_rows, load_demo_data, recipe_options, run_demo
-from .oversampler import DETAILS
-from .training import PENALTIES
-from .plots import save_class_grid
+from torch_deepsmote.data.items import RawFormat
+from torch_deepsmote._utils.validation import check_float, check_int
+from torch_deepsmote.data.dataset import DeepSMOTEDataset
+from torch_deepsmote.evaluation.datasets import DATASET_NAMES
+from torch_deepsmote.evaluation.demo import METHODS, SCORES, DemoConfig, grid_rows, load_demo_data, recipe_options, run_demo
+from torch_deepsmote.oversampler import DETAILS
+from torch_deepsmote.nn.training import PENALTIES
+from torch_deepsmote.evaluation.plots import save_class_grid
 
 __all__ = ["main"]
 

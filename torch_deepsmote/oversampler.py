@@ -10,10 +10,10 @@ from typing import Any
 import torch
 from sklearn.base import BaseEstimator
 
-from ._convert import to_network_range
-from ._fitted_state import FittedStateMixin
-from ._generation import DETAILS, GenerationMixin
-from ._validation import (
+from torch_deepsmote.nn.ranges import to_network_range
+from torch_deepsmote._fitted_state import FittedStateMixin
+from torch_deepsmote._generation import DETAILS, GenerationMixin
+from torch_deepsmote._utils.validation import (
     check_float,
     check_generator,
     check_images,
@@ -22,11 +22,11 @@ from ._validation import (
     check_option,
     resolve_device,
 )
-from ._strategy import SamplingStrategy, resolve_sampling_strategy
-from .autoencoder import ConvAutoencoder
-from .neighbors import kneighbors
-from .training import PENALTIES, fit_autoencoder
-from .variations import variation_pool
+from torch_deepsmote._utils.sampling_strategy import SamplingStrategy, resolve_sampling_strategy
+from torch_deepsmote.nn.autoencoder import ConvAutoencoder
+from torch_deepsmote.latent.neighbors import kneighbors
+from torch_deepsmote.nn.training import PENALTIES, fit_autoencoder
+from torch_deepsmote.latent.variations import variation_pool
 
 __all__ = ["DeepSMOTE", "DETAILS", "INTERPOLATION_SETTINGS", "KNN_BACKENDS", "PAPER_SETTINGS"]
 
@@ -114,7 +114,7 @@ class DeepSMOTE(FittedStateMixin, GenerationMixin, BaseEstimator):
         latents_: dict class → (n_c, latent_dim) latents of each class to grow.
         neighbors_: dict class → (n_c, k_c) int64 same-class neighbour table.
         variations_: (V, latent_dim) within-class neighbour differences of every
-            class (:func:`~torch_deepsmote.variations.variation_pool`);
+            class (:func:`~torch_deepsmote.latent.variations.variation_pool`);
             ``variation_sources_``: (V,) int64 class of each.
         class_means_: (n_classes, latent_dim) mean latent of each of ``classes_``.
         residuals_: dict class → (n_c, C, H, W) float16 CPU reconstruction residuals

@@ -14,7 +14,7 @@ from torch_deepsmote.baselines.amdo import (
     seed_weights,
     squared_mahalanobis,
 )
-from torch_deepsmote.datasets import CIFAR10_TRAIN_PROFILE, MNIST_TRAIN_PROFILE
+from torch_deepsmote.evaluation.datasets import CIFAR10_TRAIN_PROFILE, MNIST_TRAIN_PROFILE
 
 COUNTS = [30, 10, 4]
 

@@ -6,7 +6,7 @@ import pytest
 import torch
 from torch import nn
 
-from torch_deepsmote._convert import to_network_range
+from torch_deepsmote.nn.ranges import to_network_range
 from torch_deepsmote.baselines.bagan import BAGAN, SeededDropout, base_resolution
 
 COUNTS = [30, 10, 4]

@@ -42,7 +42,7 @@ import torch
 from torch import Tensor
 from tqdm.auto import tqdm
 
-from .._validation import check_images, check_labels
+from torch_deepsmote._utils.validation import check_images, check_labels
 
 __all__ = [
     "StepResult",

@@ -52,7 +52,7 @@ import torch
 from torch import Tensor
 from tqdm.auto import tqdm
 
-from .._validation import (
+from torch_deepsmote._utils.validation import (
     check_float,
     check_generator,
     check_images,

@@ -77,8 +77,8 @@ from ._bagan_nets import (
     set_dropout_generator,
     trunk,
 )
-from .._convert import from_network_range, to_network_range
-from .._validation import (
+from torch_deepsmote.nn.ranges import from_network_range, to_network_range
+from torch_deepsmote._utils.validation import (
     check_float, check_generator, check_images, check_int, check_labels, check_option, resolve_device,
 )
 

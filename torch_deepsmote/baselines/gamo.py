@@ -59,9 +59,9 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm.auto import tqdm
 
-from .._convert import from_network_range, to_network_range
-from .._init import reset_parameters_
-from .._validation import check_float, check_generator, check_images, check_int, check_labels, resolve_device
+from torch_deepsmote.nn.ranges import from_network_range, to_network_range
+from torch_deepsmote.nn.init import reset_parameters_
+from torch_deepsmote._utils.validation import check_float, check_generator, check_images, check_int, check_labels, resolve_device
 
 __all__ = ["GAMO"]
 

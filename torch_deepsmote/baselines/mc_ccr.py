@@ -58,7 +58,7 @@ from typing import Any, NamedTuple
 import torch
 from torch import Tensor
 
-from .._validation import check_float, check_generator, check_images, check_labels, check_option
+from torch_deepsmote._utils.validation import check_float, check_generator, check_images, check_labels, check_option
 from ._multiclass import StepResult, l1_blocks, resample_multiclass, to_flat
 
 __all__ = [

@@ -58,7 +58,7 @@ from typing import Any, Iterator, NamedTuple
 import torch
 from torch import Tensor
 
-from .._validation import check_float, check_generator, check_int, check_option
+from torch_deepsmote._utils.validation import check_float, check_generator, check_int, check_option
 from ._multiclass import StepResult, l1_blocks, resample_multiclass
 
 __all__ = [

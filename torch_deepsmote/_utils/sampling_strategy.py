@@ -8,7 +8,7 @@ from typing import Callable, Mapping
 import torch
 from imblearn.utils import check_sampling_strategy
 
-from ._validation import check_option
+from torch_deepsmote._utils.validation import check_option
 
 __all__ = ["SAMPLING_STRINGS", "SamplingStrategy", "resolve_sampling_strategy"]
 

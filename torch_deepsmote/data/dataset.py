@@ -11,13 +11,13 @@ from typing import Any, Callable, Sequence
 import torch
 from torch.utils.data import Dataset
 
-from . import cache
-from ._items import RawFormat
-from ._reading import read_format, read_images, read_targets
-from ._validation import check_int
-from ._strategy import resolve_sampling_strategy
-from .oversampler import GENERATION_OPTIONS, DeepSMOTE
-from .smote import SmoteDraw
+from torch_deepsmote.data import cache
+from torch_deepsmote.data.items import RawFormat
+from torch_deepsmote.data.reading import read_format, read_images, read_targets
+from torch_deepsmote._utils.validation import check_int
+from torch_deepsmote._utils.sampling_strategy import resolve_sampling_strategy
+from torch_deepsmote.oversampler import GENERATION_OPTIONS, DeepSMOTE
+from torch_deepsmote.latent.smote import SmoteDraw
 
 __all__ = ["DeepSMOTEDataset"]
 
@@ -53,7 +53,7 @@ class DeepSMOTEDataset(Dataset):
     construction with the same data and training options loads them instead of
     training; with another ``k_neighbors`` or ``sampling_strategy`` it recomputes the
     tables from the loaded autoencoder (:meth:`DeepSMOTE.reindex`, seconds), never
-    retraining (see :mod:`torch_deepsmote.cache`).
+    retraining (see :mod:`torch_deepsmote.data.cache`).
 
     Args:
         dataset: map-style dataset yielding ``(image, label)``.

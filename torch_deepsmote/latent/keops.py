@@ -26,11 +26,11 @@ from typing import Any, Callable
 import torch
 from torch import Tensor
 
-logger = logging.getLogger("torch_deepsmote.neighbors")  # the k-NN's one logger
+logger = logging.getLogger("torch_deepsmote.latent.neighbors")  # the k-NN's one logger
 
 KEOPS_BUILD_DIR_ENV = "TORCH_DEEPSMOTE_KEOPS_BUILD_DIR"
 """Environment variable naming KeOps's cache folder (see
-:func:`torch_deepsmote.neighbors.set_keops_build_folder`); read when pykeops is first imported."""
+:func:`torch_deepsmote.latent.neighbors.set_keops_build_folder`); read when pykeops is first imported."""
 
 KEOPS_HINT = (
     "The 'keops' k-NN backend needs pykeops, which compiles its kernels at run time "

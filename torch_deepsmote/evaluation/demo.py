@@ -24,14 +24,14 @@ from sklearn.model_selection import train_test_split
 from torch.utils.data import DataLoader, Dataset, RandomSampler
 from torchvision.transforms import v2 as T
 
-from ._validation import resolve_device
-from .classifier import SmallCNN, predict, train_classifier
-from .dataset import DeepSMOTEDataset
-from .datasets import PROFILES, load_dataset, make_imbalanced
-from .metrics import imbalanced_report
-from .oversampler import PAPER_SETTINGS
-from .plots import save_class_grid, save_metric_bars
-from .sampler import BalancedBatchSampler
+from torch_deepsmote._utils.validation import resolve_device
+from torch_deepsmote.evaluation.classifier import SmallCNN, predict, train_classifier
+from torch_deepsmote.data.dataset import DeepSMOTEDataset
+from torch_deepsmote.evaluation.datasets import PROFILES, load_dataset, make_imbalanced
+from torch_deepsmote.evaluation.metrics import imbalanced_report
+from torch_deepsmote.oversampler import PAPER_SETTINGS
+from torch_deepsmote.evaluation.plots import save_class_grid, save_metric_bars
+from torch_deepsmote.data.sampler import BalancedBatchSampler
 
 __all__ = ["DemoConfig", "run_demo", "load_demo_data", "load_demo_pool", "DIGITS_TRAIN_PROFILE"]
 

@@ -1,6 +1,6 @@
 """The per-epoch training checkpoint of :func:`~torch_deepsmote.fit_autoencoder`.
 
-See the crash-safety paragraph of :mod:`torch_deepsmote.training`.
+See the crash-safety paragraph of :mod:`torch_deepsmote.nn.training`.
 """
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ from typing import Any
 
 import torch
 
-from . import cache
-from .autoencoder import ConvAutoencoder
+from torch_deepsmote.data import cache
+from torch_deepsmote.nn.autoencoder import ConvAutoencoder
 
 __all__ = ["check_checkpoint", "resume", "run_identity", "save_checkpoint"]
 

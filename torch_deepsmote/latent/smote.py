@@ -15,7 +15,7 @@ from typing import NamedTuple
 
 import torch
 
-from ._validation import check_float, check_int
+from torch_deepsmote._utils.validation import check_float, check_int
 
 __all__ = ["SmoteDraw", "draw_smote", "interpolate", "smote_interpolate"]
 

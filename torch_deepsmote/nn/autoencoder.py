@@ -27,8 +27,8 @@ from typing import Sequence
 import torch
 from torch import nn
 
-from ._init import reset_parameters_
-from ._validation import check_int
+from torch_deepsmote.nn.init import reset_parameters_
+from torch_deepsmote._utils.validation import check_int
 
 __all__ = ["ConvAutoencoder", "default_latent_dim"]
 

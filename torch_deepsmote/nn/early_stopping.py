@@ -14,7 +14,7 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from .autoencoder import ConvAutoencoder
+from torch_deepsmote.nn.autoencoder import ConvAutoencoder
 
 __all__ = ["BestEpoch", "held_out_loss", "split_held_out"]
 

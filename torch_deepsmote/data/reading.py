@@ -8,8 +8,8 @@ import torch
 from torch.utils.data import Dataset
 from tqdm.auto import tqdm
 
-from ._items import RawFormat
-from ._validation import check_labels
+from torch_deepsmote.data.items import RawFormat
+from torch_deepsmote._utils.validation import check_labels
 
 __all__ = ["read_targets", "read_format", "read_images"]
 

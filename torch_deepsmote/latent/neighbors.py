@@ -7,7 +7,7 @@ Two backends compute the same thing:
   O(n * d + chunk_size * n), never O(n * n).
 * ``"keops"``: a symbolic ``pykeops.torch.LazyTensor`` distance matrix reduced with
   ``argKmin``; KeOps never materialises the matrix either. pykeops is imported
-  lazily, on the first call that needs it, and only by ``torch_deepsmote._keops``.
+  lazily, on the first call that needs it, and only by ``torch_deepsmote.latent.keops``.
 
 ``"auto"`` picks between them from measurements (see :func:`resolve_backend`).
 """
@@ -21,9 +21,9 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from . import _keops
-from ._keops import KEOPS_BUILD_DIR_ENV
-from ._validation import check_int, check_option
+from torch_deepsmote.latent import keops as _keops
+from torch_deepsmote.latent.keops import KEOPS_BUILD_DIR_ENV
+from torch_deepsmote._utils.validation import check_int, check_option
 
 __all__ = [
     "BACKENDS",

@@ -18,7 +18,7 @@ from typing import Any, Sequence
 import numpy as np
 import torch
 
-from ._validation import check_bool, check_option
+from torch_deepsmote._utils.validation import check_bool, check_option
 
 __all__ = [
     "IDX_FOLDERS",

@@ -20,7 +20,7 @@ import numpy as np
 import torch
 from torch.utils.data import Sampler
 
-from ._validation import check_generator, check_int
+from torch_deepsmote._utils.validation import check_generator, check_int
 
 __all__ = ["BalancedBatchSampler"]
 

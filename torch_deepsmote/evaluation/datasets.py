@@ -29,9 +29,9 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 import torch
 
-from ._celeba import CELEBA_HAIR_ATTRIBUTES, load_celeba
-from ._formats import IDX_FOLDERS, load_cifar10, load_idx, load_svhn
-from ._validation import check_bool, check_float, check_generator, check_int, check_option
+from torch_deepsmote.evaluation.celeba import CELEBA_HAIR_ATTRIBUTES, load_celeba
+from torch_deepsmote.evaluation.formats import IDX_FOLDERS, load_cifar10, load_idx, load_svhn
+from torch_deepsmote._utils.validation import check_bool, check_float, check_generator, check_int, check_option
 
 __all__ = [
     "MNIST_TRAIN_PROFILE",

@@ -13,8 +13,8 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm.auto import tqdm
 
-from ._init import reset_parameters_
-from ._validation import check_option
+from torch_deepsmote.nn.init import reset_parameters_
+from torch_deepsmote._utils.validation import check_option
 
 __all__ = ["SmallCNN", "SCHEDULES", "train_classifier", "predict"]
 

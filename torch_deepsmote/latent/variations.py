@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import torch
 
-from ._validation import check_int
+from torch_deepsmote._utils.validation import check_int
 
 __all__ = ["VARIATION_POOL_SIZE", "borrowable_rows", "nearest_classes", "variation_pool"]
 

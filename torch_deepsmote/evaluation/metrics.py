@@ -24,7 +24,7 @@ from typing import Any, Sequence
 import numpy as np
 import torch
 
-from ._validation import check_int
+from torch_deepsmote._utils.validation import check_int
 
 __all__ = ["imbalanced_report", "format_report"]
 

@@ -13,8 +13,8 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from ._validation import check_bool, check_option
-from .cache import atomic_save
+from torch_deepsmote._utils.validation import check_bool, check_option
+from torch_deepsmote.data.cache import atomic_save
 
 __all__ = ["CELEBA_HAIR_ATTRIBUTES", "load_celeba"]
 

@@ -20,7 +20,7 @@ Penalties (``penalty=``):
 A held-out stop (``validation_fraction=``, ``n_iter_no_change=``): a share of each
 class is kept out of training, and training stops once their reconstruction loss has
 not improved for ``n_iter_no_change`` epochs, with the best epoch's weights put back
-(:mod:`torch_deepsmote._early_stopping`).
+(:mod:`torch_deepsmote.nn.early_stopping`).
 
 Under ``torch.distributed`` (``torchrun``) the model is wrapped in
 ``DistributedDataParallel`` and each rank trains on its own share of every
@@ -29,7 +29,7 @@ shuffled epoch; all ranks must pass the same ``random_state``.
 Crash safety (``checkpoint=``): after every epoch the model's ``state_dict``, the
 Adam state, the training generator's state, the history and the epoch number are
 written atomically (a temporary file in the same folder, ``fsync``, ``os.replace``;
-see :mod:`torch_deepsmote.cache`) to the checkpoint file, together with an identity
+see :mod:`torch_deepsmote.data.cache`) to the checkpoint file, together with an identity
 fingerprint: a SHA-256 of the images, the labels, the training options (``epochs``,
 ``batch_size``, ``lr``, ``penalty``, ``penalty_weight``, the number of processes), the
 model's architecture and *initial* weights, and the generator's *initial* state. A
@@ -52,10 +52,10 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm.auto import tqdm
 
-from ._checkpoint import check_checkpoint, resume, run_identity, save_checkpoint
-from ._early_stopping import BestEpoch, held_out_loss, split_held_out
-from ._validation import check_float, check_generator, check_int, check_option, resolve_device
-from .autoencoder import ConvAutoencoder
+from torch_deepsmote.nn.checkpoint import check_checkpoint, resume, run_identity, save_checkpoint
+from torch_deepsmote.nn.early_stopping import BestEpoch, held_out_loss, split_held_out
+from torch_deepsmote._utils.validation import check_float, check_generator, check_int, check_option, resolve_device
+from torch_deepsmote.nn.autoencoder import ConvAutoencoder
 
 __all__ = ["PENALTIES", "fit_autoencoder"]
 
@@ -214,7 +214,7 @@ def fit_autoencoder(
         checkpoint: file for the per-epoch crash-safe checkpoint (module docstring);
             an existing checkpoint of the same run is resumed. ``None``: none.
         validation_fraction: share of each class's images kept out of training to
-            stop on (see :mod:`torch_deepsmote._early_stopping`); 0 trains on every
+            stop on (see :mod:`torch_deepsmote.nn.early_stopping`); 0 trains on every
             image for ``epochs`` epochs.
         n_iter_no_change: with ``validation_fraction``, epochs without a better
             held-out reconstruction loss before training stops (``epochs`` is then a
