@@ -2,7 +2,7 @@
 
 A file is a ``torch.save`` *envelope*::
 
-    {"format": 5, "fingerprint": <64 hex>, "sha256": <64 hex>, "payload_bytes": uint8 tensor}
+    {"format": 6, "fingerprint": <64 hex>, "sha256": <64 hex>, "payload_bytes": uint8 tensor}
 
 where ``payload_bytes`` is the ``torch.save`` serialisation of the payload and
 ``sha256`` its digest. Reading checks, in order: the file loads with
@@ -26,15 +26,16 @@ import io
 import json
 import os
 import tempfile
-import warnings
 from pathlib import Path
 from typing import Any, Mapping
 
 import torch
 
+from torch_deepsmote._utils.warn import warn
+
 __all__ = ["FORMAT_VERSION", "atomic_save", "fingerprint", "read_envelope", "tensor_digest", "write_envelope"]
 
-FORMAT_VERSION = 5
+FORMAT_VERSION = 6
 
 
 def fingerprint(images: torch.Tensor, labels: torch.Tensor, config: dict[str, Any]) -> str:
@@ -132,5 +133,5 @@ def read_envelope(path: str | os.PathLike, key: str, what: str = "cache file") -
 
 
 def _ignore(message: str) -> None:
-    warnings.warn(f"{message}; training anew.", UserWarning, stacklevel=4)
+    warn(f"{message}; training anew.")
     return None

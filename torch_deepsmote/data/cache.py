@@ -1,24 +1,16 @@
-"""The pretrain-once cache: fingerprints, atomic writes, verified safe loads.
+"""The pretrain-once cache of :class:`~torch_deepsmote.DeepSMOTEDataset`: key, load, save, resume.
 
-A cache entry is one file named after a SHA-256 fingerprint of the training
-images, their labels and every option that changes the trained autoencoder. On disk
-it is a ``torch.save`` *envelope*::
+A cache entry is one file named after a SHA-256 fingerprint of the training images,
+their labels and every option that changes the trained autoencoder
+(:meth:`DeepSMOTE.model_config <torch_deepsmote.DeepSMOTE.model_config>`), holding
+everything the fit learned (:meth:`DeepSMOTE.fitted_state
+<torch_deepsmote.DeepSMOTE.fitted_state>`). Files are written atomically and read back
+verified, with ``weights_only=True`` (:mod:`torch_deepsmote._utils.files`); an unusable
+entry is reported in a warning, retrained and overwritten.
 
-    {"format": 5, "fingerprint": <64 hex>, "sha256": <64 hex>, "payload_bytes": uint8 tensor}
-
-where ``payload_bytes`` is the ``torch.save`` serialisation of the payload and
-``sha256`` its digest. Reading checks, in order: the file loads with
-``torch.load(..., weights_only=True)`` (so a file cannot run code: a pickle with a
-malicious ``__reduce__`` is refused), the format and fingerprint are this entry's,
-the payload's digest matches (a truncated or bit-flipped file is caught even where
-the zip container would not notice), and the payload itself loads with
-``weights_only=True``. A file failing any check is reported in a warning and
-ignored, so the caller retrains and overwrites it.
-
-Files are written to a temporary file in the same folder, flushed, ``fsync``-ed and
-renamed into place with ``os.replace`` (:func:`atomic_save`), so a crash never leaves
-a half-written file under the real name. The same envelope carries the per-epoch
-training checkpoints of :func:`~torch_deepsmote.nn.training.fit_autoencoder`.
+While it trains, the autoencoder checkpoints each epoch beside the entry
+(``deepsmote-<key>.partial.pt``), so building the same dataset again after a crash
+resumes the interrupted training instead of starting over.
 
 The folder is ``cache_dir`` when given, else ``$TORCH_DEEPSMOTE_CACHE``, else
 ``$XDG_CACHE_HOME/torch_deepsmote`` (``~/.cache/torch_deepsmote``).
@@ -26,31 +18,23 @@ The folder is ``cache_dir`` when given, else ``$TORCH_DEEPSMOTE_CACHE``, else
 
 from __future__ import annotations
 
-import hashlib
-import io
-import json
 import logging
 import os
-import tempfile
-import warnings
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import torch
 
-__all__ = [
-    "atomic_save",
-    "checkpoint_path",
-    "default_cache_dir",
-    "fingerprint",
-    "load_entry",
-    "read_envelope",
-    "save_entry",
-    "write_envelope",
-]
+from torch_deepsmote._utils.distributed import is_main_process
+from torch_deepsmote._utils.files import fingerprint, read_envelope, write_envelope
+from torch_deepsmote._utils.labels import LabelCoding
+from torch_deepsmote._utils.sampling_strategy import resolve_sampling_strategy
+from torch_deepsmote._utils.warn import warn
+from torch_deepsmote.oversampler import DeepSMOTE
+
+__all__ = ["CACHE_ENV", "cache_key", "checkpoint_path", "default_cache_dir", "entry_path", "fit_or_load"]
 
 CACHE_ENV = "TORCH_DEEPSMOTE_CACHE"
-FORMAT_VERSION = 5
 
 logger = logging.getLogger(__name__)
 
@@ -63,6 +47,12 @@ def default_cache_dir() -> Path:
     return Path(base).expanduser() / "torch_deepsmote"
 
 
+def cache_key(oversampler: DeepSMOTE, images: torch.Tensor, coding: LabelCoding) -> str:
+    """The fingerprint of a fit: (N, C, H, W) images, their labels and the model's options."""
+    config = oversampler.model_config() | {"classes": [repr(label) for label in coding.classes]}
+    return fingerprint(images, coding.codes, config)
+
+
 def entry_path(cache_dir: Path, key: str) -> Path:
     """Where the entry for fingerprint ``key`` lives."""
     return Path(cache_dir) / f"deepsmote-{key[:32]}.pt"
@@ -73,19 +63,52 @@ def checkpoint_path(cache_dir: Path, key: str) -> Path:
     return Path(cache_dir) / f"deepsmote-{key[:32]}.partial.pt"
 
 
-def save_entry(cache_dir: Path, key: str, payload: dict[str, Any]) -> Path:
-    """Write ``payload`` under fingerprint ``key`` atomically; returns the file's path."""
-    path = write_envelope(entry_path(cache_dir, key), key, payload)
-    logger.info("saved the fitted DeepSMOTE model to %s", path)
-    return path
+def fit_or_load(oversampler: DeepSMOTE, images: torch.Tensor, coding: LabelCoding, cache_dir: Any) -> bool:
+    """Fit ``oversampler`` on (N, C, H, W) images, or restore it from the cache.
+
+    Args:
+        cache_dir: the folder; ``None`` or ``True`` = :func:`default_cache_dir`,
+            ``False`` = no cache.
+
+    Returns:
+        Whether the fitted model came from the cache. With another ``k_neighbors`` or
+        ``sampling_strategy`` than the entry's, its tables are recomputed from the
+        loaded autoencoder (seconds), never retrained.
+    """
+    if cache_dir is False:
+        oversampler.fit(images, coding.decode(coding.codes))
+        return False
+    folder = default_cache_dir() if cache_dir in (None, True) else Path(cache_dir)
+    key = cache_key(oversampler, images, coding)
+    if _load(oversampler, folder, key):
+        if oversampler.index_.k_neighbors != oversampler.k_neighbors or oversampler.sampling_strategy_ != _wanted(
+            oversampler, coding
+        ):
+            oversampler.reindex(images, coding.decode(coding.codes))  # the same autoencoder, other tables
+        return True
+    folder.mkdir(parents=True, exist_ok=True)
+    oversampler.fit(images, coding.decode(coding.codes), checkpoint=checkpoint_path(folder, key))
+    if is_main_process():
+        path = write_envelope(entry_path(folder, key), key, oversampler.fitted_state())
+        logger.info("saved the fitted DeepSMOTE model to %s", path)
+    return False
 
 
-def load_entry(cache_dir: Path, key: str) -> dict[str, Any] | None:
-    """The payload stored under fingerprint ``key``, or ``None`` if absent or unusable."""
-    path = entry_path(cache_dir, key)
+def _load(oversampler: DeepSMOTE, folder: Path, key: str) -> bool:
+    """Restore the entry ``key`` into ``oversampler``; False when absent or unusable (with a warning)."""
+    path = entry_path(folder, key)
     payload = read_envelope(path, key)
-    if payload is not None:
-        if not isinstance(payload, dict):
-            return _ignore(f"Ignoring the cache file {path}: its payload is not a fitted-model record")
-        logger.info("loaded the fitted DeepSMOTE model from %s", path)
-    return payload
+    if payload is None:
+        return False
+    try:
+        oversampler.load_fitted_state(payload)
+    except Exception as error:  # a checksummed entry of an unexpected layout
+        warn(f"Ignoring the cache file {path}: it cannot be restored ({type(error).__name__}: {error}); training anew.")
+        return False
+    logger.info("loaded the fitted DeepSMOTE model from %s", path)
+    return True
+
+
+def _wanted(oversampler: DeepSMOTE, coding: LabelCoding) -> dict[Any, int]:
+    """The ``sampling_strategy_`` that ``oversampler``'s parameters give for these labels."""
+    return {coding.classes[c]: n for c, n in resolve_sampling_strategy(oversampler.sampling_strategy, coding).items()}

@@ -1,21 +1,23 @@
-"""Reading a base dataset once: its labels and its images as one (N, C, H, W) tensor."""
+"""Reading a base dataset once: its labels' coding and its images as one (N, C, H, W) tensor."""
 
 from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 import torch
 from torch.utils.data import Dataset
 from tqdm.auto import tqdm
 
 from torch_deepsmote.data.items import RawFormat
-from torch_deepsmote._utils.validation import check_labels
+from torch_deepsmote._utils.labels import LabelCoding
 
 __all__ = ["read_targets", "read_format", "read_images"]
 
 
-def read_targets(dataset: Dataset, targets: Any, progress: bool) -> torch.Tensor:
-    """Labels from ``targets=``, ``.targets``, ``.labels``, a ``Subset``'s parent, or one pass."""
+def read_targets(dataset: Dataset, targets: Any, progress: bool) -> LabelCoding:
+    """The coding of the labels from ``targets=``, ``.targets``, ``.labels``, a ``Subset``'s
+    parent, or one pass over the dataset."""
     n_items = len(dataset)
     if n_items == 0:
         raise ValueError(
@@ -27,8 +29,12 @@ def read_targets(dataset: Dataset, targets: Any, progress: bool) -> torch.Tensor
     if targets is None:
         indices = tqdm(range(n_items), desc="reading labels", leave=False, disable=not progress)
         targets = [dataset[i][1] for i in indices]
-    tensor = targets if isinstance(targets, torch.Tensor) else torch.as_tensor(targets)
-    return check_labels(tensor, n_items, "targets")
+    coding = LabelCoding.fit(targets, "targets")
+    if len(coding.codes) != n_items:
+        raise ValueError(
+            f"`targets` must hold one label per item of `dataset` ({n_items}), got {len(coding.codes)} labels."
+        )
+    return coding
 
 
 def _stored_targets(dataset: Dataset) -> Any:
@@ -38,7 +44,8 @@ def _stored_targets(dataset: Dataset) -> Any:
     if isinstance(dataset, torch.utils.data.Subset):
         parent = _stored_targets(dataset.dataset)
         if parent is not None:
-            return torch.as_tensor(parent)[torch.as_tensor(dataset.indices, dtype=torch.long)]
+            parent = parent.tolist() if isinstance(parent, (torch.Tensor, np.ndarray)) else list(parent)
+            return [parent[int(i)] for i in dataset.indices]
     return None
 
 

@@ -14,29 +14,23 @@ hold synthetic items)::
 
 from __future__ import annotations
 
-from typing import Any, Iterator, Sequence
+from collections.abc import Hashable, Iterable, Iterator, Sequence
+from typing import Any
 
 import numpy as np
 import torch
 from torch.utils.data import Sampler
 
+from torch_deepsmote._utils.distributed import distributed_context
+from torch_deepsmote._utils.seeding import mix_seed
 from torch_deepsmote._utils.validation import check_generator, check_int
 
 __all__ = ["BalancedBatchSampler"]
 
-_MASK64 = (1 << 64) - 1
-
-
-def _mix_seed(base_seed: int, epoch: int) -> int:
-    """Return a well-mixed 64-bit seed for ``(base_seed, epoch)`` (SplitMix64 finaliser).
-
-    The CPU ``torch.Generator`` only uses the low 32 bits of its seed, so the epoch
-    must reach those bits through a proper mixer rather than a plain ``seed + epoch``.
-    """
-    z = (base_seed + (epoch + 1) * 0x9E3779B97F4A7C15) & _MASK64
-    z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & _MASK64
-    z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & _MASK64
-    return z ^ (z >> 31)
+_ACCEPTED_TARGETS = (
+    "a 1-D sequence (list, numpy array or integer/bool tensor) of hashable class labels "
+    "that sort against each other, such as ints or strings"
+)
 
 
 def _divide(numerator: int, denominator: int, *, round_up: bool) -> int:
@@ -44,29 +38,63 @@ def _divide(numerator: int, denominator: int, *, round_up: bool) -> int:
     return -(-numerator // denominator) if round_up else numerator // denominator
 
 
-def _check_targets(targets: Any) -> np.ndarray:
-    """Return ``targets`` as a 1-D int64 array, refusing non-integer or empty labels."""
+def _label_array(targets: Any) -> np.ndarray:
+    """Return ``targets`` as a numpy array of labels, of any shape, refusing floating-point labels.
+
+    A list of strings mixed with other labels becomes an object array: numpy would
+    otherwise turn ``[1, "1"]`` into two equal strings.
+    """
     if isinstance(targets, torch.Tensor):
-        dtype = targets.dtype
-        dtype_ok = not (dtype.is_floating_point or dtype.is_complex or dtype == torch.bool)
-        labels = targets.detach().cpu().to(torch.int64).numpy() if dtype_ok else None
-    else:
-        try:
-            labels = np.asarray(targets if isinstance(targets, np.ndarray) else list(targets))
-        except (TypeError, ValueError) as error:
+        if targets.dtype.is_floating_point or targets.dtype.is_complex:
             raise TypeError(
-                f"`targets` must be a 1-D sequence of integer labels, got {type(targets).__name__}."
+                f"`targets` must be {_ACCEPTED_TARGETS}, got a tensor of dtype {targets.dtype} "
+                "(cast whole-number labels with `.long()`)."
+            )
+        return targets.detach().cpu().numpy()
+    if isinstance(targets, np.ndarray):
+        labels = targets
+    elif isinstance(targets, (str, bytes)) or not isinstance(targets, Iterable):
+        raise TypeError(f"`targets` must be {_ACCEPTED_TARGETS}, got {type(targets).__name__}.")
+    else:
+        items = list(targets)
+        try:
+            labels = np.asarray(items)
+        except ValueError as error:
+            raise ValueError(
+                f"`targets` must be {_ACCEPTED_TARGETS}, got a ragged nested sequence."
             ) from error
-        dtype = labels.dtype
-        dtype_ok = dtype.kind in "iu"
-    shape = tuple(targets.shape) if isinstance(targets, torch.Tensor) else labels.shape
-    if len(shape) != 1:
-        raise ValueError(f"`targets` must be 1-D, got shape {shape}.")
-    if shape[0] == 0:
-        raise ValueError("`targets` must hold at least one label, got an empty sequence.")
-    if not dtype_ok:
-        raise TypeError(f"`targets` must hold integer labels, got labels of dtype {dtype}.")
-    return labels.astype(np.int64, copy=False)
+        text = str if labels.dtype.kind == "U" else bytes
+        if labels.dtype.kind in "US" and not all(isinstance(item, text) for item in items):
+            labels = np.empty(len(items), dtype=object)
+            labels[:] = items
+    if labels.dtype.kind in "fc":
+        raise TypeError(
+            f"`targets` must be {_ACCEPTED_TARGETS}, got floating-point labels of dtype "
+            f"{labels.dtype} (cast whole-number labels to int)."
+        )
+    return labels
+
+
+def _encode_targets(targets: Any) -> tuple[dict[Hashable, int], np.ndarray]:
+    """Return ``{label: item count}`` in sorted label order and every item's class code.
+
+    The code of an item is the position of its label in the sorted distinct labels,
+    as a 1-D int64 array of the items' length.
+    """
+    labels = _label_array(targets)
+    if labels.ndim != 1:
+        raise ValueError(f"`targets` must be {_ACCEPTED_TARGETS}, got shape {labels.shape}.")
+    if labels.size == 0:
+        raise ValueError(f"`targets` must be {_ACCEPTED_TARGETS}, got an empty sequence.")
+    try:
+        classes, codes, counts = np.unique(labels, return_inverse=True, return_counts=True)
+        class_counts = dict(zip(classes.tolist(), counts.tolist()))
+    except TypeError as error:  # labels such as 1 and "a", or None, or unhashable ones
+        kinds = ", ".join(sorted({type(label).__name__ for label in labels.tolist()}))
+        raise TypeError(
+            f"`targets` must be {_ACCEPTED_TARGETS}, got labels of types {kinds}."
+        ) from error
+    return class_counts, codes.ravel().astype(np.int64, copy=False)
 
 
 def _draw_base_seed(generator: Any) -> int:
@@ -76,13 +104,6 @@ def _draw_base_seed(generator: Any) -> int:
     source = check_generator(generator)
     draw = torch.randint(0, 2**62, (1,), generator=source, device=source.device)
     return int(draw.item())
-
-
-def _default_world() -> tuple[int, int]:
-    """Return ``(world_size, rank)`` from ``torch.distributed`` if initialised, else ``(1, 0)``."""
-    if torch.distributed.is_available() and torch.distributed.is_initialized():
-        return torch.distributed.get_world_size(), torch.distributed.get_rank()
-    return 1, 0
 
 
 class BalancedBatchSampler(Sampler[list[int]]):
@@ -117,8 +138,11 @@ class BalancedBatchSampler(Sampler[list[int]]):
     is required when ``num_replicas > 1``.
 
     Args:
-        targets: 1-D sequence of integer class labels (list, numpy array or tensor),
-            one per data-set item; shape ``(N,)``.
+        targets: One class label per data-set item, shape ``(N,)``: a list, numpy
+            array or integer/bool tensor of hashable labels that sort against each
+            other (ints, with gaps or negative, strings, numpy scalars, ...), as
+            imbalanced-learn accepts them. Floating-point labels are refused (cast
+            whole-number ones to int); labels are encoded once, in sorted order.
         batch_size: Items per batch; at least the number of classes.
         num_batches: Batches per epoch over all ranks; ``None`` for one pass over the
             largest class (see above).
@@ -131,7 +155,8 @@ class BalancedBatchSampler(Sampler[list[int]]):
             initialised process group, else 0.
 
     Attributes:
-        classes: Sorted distinct labels, ``list[int]`` of length ``C``.
+        classes: Sorted distinct labels, a list of length ``C`` (Python ints for
+            integer labels, strings for string labels).
         class_counts: ``{label: number of items}`` in label order.
         batch_size, num_batches, drop_last, num_replicas, rank: As resolved from the
             arguments (``num_batches`` before rounding to a multiple of ``num_replicas``).
@@ -139,16 +164,19 @@ class BalancedBatchSampler(Sampler[list[int]]):
         seed: The base seed drawn at construction.
 
     Raises:
-        TypeError: Non-integer labels, or a non-int ``batch_size``, ``num_batches``,
-            ``num_replicas``, ``rank`` or ``generator`` seed (bools are refused).
-        ValueError: Empty or non-1-D ``targets``, ``batch_size`` below 1 or below the
+        TypeError: ``targets`` that is not a sequence, holds floating-point labels, or
+            holds labels that cannot be hashed or sorted against each other (such as
+            ``1`` and ``"a"``, or ``None``); or a non-int ``batch_size``,
+            ``num_batches``, ``num_replicas``, ``rank`` or ``generator`` seed (bools
+            are refused).
+        ValueError: Empty, ragged or non-1-D ``targets``, ``batch_size`` below 1 or below the
             number of classes, ``rank`` outside ``[0, num_replicas)``, or
             ``generator=None`` with ``num_replicas > 1``.
     """
 
     def __init__(
         self,
-        targets: Sequence[int] | np.ndarray | torch.Tensor,
+        targets: Sequence[Hashable] | np.ndarray | torch.Tensor,
         batch_size: int,
         *,
         num_batches: int | None = None,
@@ -158,9 +186,8 @@ class BalancedBatchSampler(Sampler[list[int]]):
         rank: int | None = None,
     ) -> None:
         super().__init__()
-        labels = _check_targets(targets)
-        classes, inverse, counts = np.unique(labels, return_inverse=True, return_counts=True)
-        num_classes = classes.size
+        class_counts, codes = _encode_targets(targets)
+        num_classes = len(class_counts)
         self.batch_size = check_int("batch_size", batch_size, minimum=1)
         if self.batch_size < num_classes:
             raise ValueError(
@@ -171,7 +198,7 @@ class BalancedBatchSampler(Sampler[list[int]]):
             raise TypeError(f"`drop_last` must be a bool, got {drop_last!r}.")
         self.drop_last = drop_last
 
-        world_size, world_rank = _default_world()
+        world_rank, world_size = distributed_context()
         if num_replicas is None:
             num_replicas = world_size
         if rank is None:
@@ -190,8 +217,8 @@ class BalancedBatchSampler(Sampler[list[int]]):
                 "batches, got None."
             )
 
-        self.classes: list[int] = classes.tolist()
-        self.class_counts: dict[int, int] = dict(zip(self.classes, counts.tolist()))
+        self.classes: list[Hashable] = list(class_counts)
+        self.class_counts: dict[Hashable, int] = class_counts
         if num_batches is None:
             slots_needed = max(self.class_counts.values()) * num_classes
             num_batches = max(1, _divide(slots_needed, self.batch_size, round_up=not drop_last))
@@ -203,8 +230,8 @@ class BalancedBatchSampler(Sampler[list[int]]):
         self.seed = _draw_base_seed(generator)
         self.epoch = 0
         # Item indices grouped by class (stable), and where each class starts in that order.
-        self._order = np.argsort(inverse.ravel(), kind="stable")
-        self._counts = counts
+        self._order = np.argsort(codes, kind="stable")
+        self._counts = np.array(list(class_counts.values()), dtype=np.int64)
         self._starts = np.cumsum(self._counts) - self._counts
 
     def set_epoch(self, epoch: int) -> None:
@@ -225,7 +252,7 @@ class BalancedBatchSampler(Sampler[list[int]]):
         the index arithmetic runs in numpy, which stays single-threaded and fast (a few
         milliseconds for 100k indices) even where torch's intra-op threads are contended.
         """
-        gen = torch.Generator().manual_seed(_mix_seed(self.seed, epoch))
+        gen = torch.Generator().manual_seed(mix_seed(self.seed, epoch))
         num_classes, size = len(self.classes), self.batch_size
         total = self._per_replica * self.num_replicas
         label_dtype = np.min_scalar_type(num_classes - 1)  # small ints -> radix sort below

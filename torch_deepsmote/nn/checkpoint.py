@@ -7,13 +7,13 @@ from __future__ import annotations
 
 import logging
 import os
-import warnings
 from pathlib import Path
 from typing import Any
 
 import torch
 
-from torch_deepsmote.data import cache
+from torch_deepsmote._utils import files
+from torch_deepsmote._utils.warn import warn
 from torch_deepsmote.nn.autoencoder import ConvAutoencoder
 
 __all__ = ["check_checkpoint", "resume", "run_identity", "save_checkpoint"]
@@ -44,10 +44,10 @@ def run_identity(
     config = {
         "kind": "training checkpoint",
         "model": [list(model.image_shape), model.latent_dim, model.width],
-        "initial": cache.tensor_digest({**model.state_dict(), "generator state": generator.get_state()}),
+        "initial": files.tensor_digest({**model.state_dict(), "generator state": generator.get_state()}),
         **options,
     }
-    return cache.fingerprint(images, labels, config)
+    return files.fingerprint(images, labels, config)
 
 
 def resume(
@@ -59,7 +59,7 @@ def resume(
 ) -> tuple[int, list[dict[str, float]], dict[str, Any] | None]:
     """Restore a matching checkpoint; (first epoch to run, history so far, the
     held-out stop's state or ``None``)."""
-    state = cache.read_envelope(path, identity, "training checkpoint")
+    state = files.read_envelope(path, identity, "training checkpoint")
     if state is None:
         return 0, [], None
     initial = {name: tensor.clone() for name, tensor in model.state_dict().items()}
@@ -73,11 +73,9 @@ def resume(
             raise ValueError(f"{len(history)} history records for {start} epochs")
     except Exception as error:  # a well-formed file of a wrong layout: start afresh
         model.load_state_dict(initial)
-        warnings.warn(
+        warn(
             f"Ignoring the training checkpoint {path}: it cannot be restored "
-            f"({type(error).__name__}: {error}); training anew.",
-            UserWarning,
-            stacklevel=3,
+            f"({type(error).__name__}: {error}); training anew."
         )
         return 0, [], None
     logger.info("resuming autoencoder training from %s after epoch %d", path, start - 1)
@@ -102,4 +100,4 @@ def save_checkpoint(
         "epoch": epoch,
         "best_epoch": best_epoch,
     }
-    cache.write_envelope(path, identity, state)
+    files.write_envelope(path, identity, state)

@@ -29,7 +29,7 @@ shuffled epoch; all ranks must pass the same ``random_state``.
 Crash safety (``checkpoint=``): after every epoch the model's ``state_dict``, the
 Adam state, the training generator's state, the history and the epoch number are
 written atomically (a temporary file in the same folder, ``fsync``, ``os.replace``;
-see :mod:`torch_deepsmote.data.cache`) to the checkpoint file, together with an identity
+see :mod:`torch_deepsmote._utils.files`) to the checkpoint file, together with an identity
 fingerprint: a SHA-256 of the images, the labels, the training options (``epochs``,
 ``batch_size``, ``lr``, ``penalty``, ``penalty_weight``, the number of processes), the
 model's architecture and *initial* weights, and the generator's *initial* state. A
@@ -54,6 +54,7 @@ from tqdm.auto import tqdm
 
 from torch_deepsmote.nn.checkpoint import check_checkpoint, resume, run_identity, save_checkpoint
 from torch_deepsmote.nn.early_stopping import BestEpoch, held_out_loss, split_held_out
+from torch_deepsmote._utils.distributed import distributed_context
 from torch_deepsmote._utils.validation import check_float, check_generator, check_int, check_option, resolve_device
 from torch_deepsmote.nn.autoencoder import ConvAutoencoder
 
@@ -169,13 +170,6 @@ def _has_fused_adam(device: torch.device) -> bool:
     return device.type == "cuda" or (device.type == "cpu" and torch.__version__ >= "2.4")
 
 
-def _distributed_context() -> tuple[int, int]:
-    """(rank, world size) of the running process group, or (0, 1)."""
-    if torch.distributed.is_available() and torch.distributed.is_initialized():
-        return torch.distributed.get_rank(), torch.distributed.get_world_size()
-    return 0, 1
-
-
 def fit_autoencoder(
     model: ConvAutoencoder,
     images: torch.Tensor,
@@ -183,8 +177,8 @@ def fit_autoencoder(
     *,
     epochs: int,
     batch_size: int = 100,
-    lr: float = 2e-4,
-    penalty: str = "paper",
+    lr: float = 1e-3,
+    penalty: str = "none",
     penalty_weight: float = 1.0,
     device: Any = None,
     random_state: int | torch.Generator | None = None,
@@ -203,7 +197,7 @@ def fit_autoencoder(
         labels: (N,) int64 class labels.
         epochs: passes over the data (0 trains nothing).
         batch_size: images per step.
-        lr: Adam learning rate (the paper's 2e-4).
+        lr: Adam learning rate (the paper: 2e-4).
         penalty: ``"paper"``, ``"official"`` or ``"none"`` (module docstring).
         penalty_weight: factor of the penalty in the summed loss.
         device: where to train; ``None`` means CUDA when available.
@@ -243,7 +237,7 @@ def fit_autoencoder(
         )
     device = resolve_device(device)
     generator = check_generator(random_state)
-    rank, world_size = _distributed_context()
+    rank, world_size = distributed_context()
     held_out, best = None, BestEpoch(n_iter_no_change, tol)
     if validation_fraction > 0:
         kept, held = split_held_out(labels, validation_fraction, generator)
