@@ -21,16 +21,9 @@ from methods import (  # noqa: E402
     FIXED_DRAWS, METHODS, Method, deepsmote, deepsmote_balanced_autoencoder, deepsmote_to, deferred,
     every_class_varied, random_oversampling_to, unseen_real_images,
 )
-from pools import (  # noqa: E402
-    boundary_bases, class_deviations, equal_shares, head_classes, local_steps, nearest_classes, neighbour_detail,
-    signed, two_steps, varied_below, varied_share, with_pool,
-)
-from warps import warped_variation  # noqa: E402
-
-from torch_deepsmote import INTERPOLATION_SETTINGS, PAPER_SETTINGS  # noqa: E402
 
 # The interpolation recipe the rows named "interpolation, …" change one thing of.
-INTERPOLATION = {"penalty": "none", "lr": 1e-3, "detail": "base", **INTERPOLATION_SETTINGS, **FIXED_DRAWS}
+INTERPOLATION = {"recipe": "interpolation", **FIXED_DRAWS}
 # The recipe the rows named "every-class borrowing, …" change one thing of.
 EVERY = {"variation_classes": None, **FIXED_DRAWS}
 EVERY_CLASS = METHODS["DeepSMOTE (borrowing from every class)"]
@@ -84,22 +77,13 @@ VARIANTS = {
     "random oversampling, rebalanced after 2/3 of the steps": deferred(METHODS["random oversampling"], 2 / 3),
     "interpolation, rebalanced after 2/3 of the steps": deferred(METHODS["DeepSMOTE (interpolation)"], 2 / 3),
     # real latents moved along variations borrowed from every class (the default until
-    # `variation_classes`), and changes of it; its pool changed by benchmarks/pools.py
+    # `variation_classes`), and changes of it
     "DeepSMOTE (borrowing from every class)": EVERY_CLASS,
     "every-class borrowing, half interpolated (copy_fraction 0.5)": deepsmote(**EVERY | {"copy_fraction": 0.5}),
     "every-class borrowing + fresh synthetic items every epoch": deepsmote(**EVERY | FRESH),
     "every-class borrowing, variation_transfer 0.5": deepsmote(**EVERY | {"variation_transfer": 0.5}),
     "every-class borrowing, variation_transfer 1.5": deepsmote(**EVERY | {"variation_transfer": 1.5}),
     "every-class borrowing, variation pool from 20 neighbours (k_neighbors 20)": deepsmote(**EVERY, k_neighbors=20),
-    "every-class borrowing, pool with an equal share per class": with_pool(EVERY_CLASS, equal_shares),
-    "every-class borrowing, pool of the classes ≥ 1/10 of the largest": with_pool(EVERY_CLASS, head_classes),
-    "every-class borrowing, pool of the class's own steps": with_pool(EVERY_CLASS, nearest_classes(1)),
-    "every-class borrowing, pool of the 2 nearest classes": with_pool(EVERY_CLASS, nearest_classes(2)),
-    "every-class borrowing, pool of the 3 nearest classes": with_pool(EVERY_CLASS, nearest_classes(3)),
-    "every-class borrowing, pool of the 5 nearest classes": with_pool(EVERY_CLASS, nearest_classes(5)),
-    "every-class borrowing, steps taken both ways": with_pool(EVERY_CLASS, signed),
-    "every-class borrowing, sums of two steps": with_pool(EVERY_CLASS, two_steps),
-    "every-class borrowing, pool of deviations from the class mean": with_pool(EVERY_CLASS, class_deviations),
     "every-class borrowing, autoencoder twice as wide": scaled_autoencoder(EVERY_CLASS, width=2),
     # every class shown as real images moved along borrowed variations, none as they are
     "every-class borrowing, every class varied, synthetic items only": every_class_varied(**EVERY),
@@ -113,15 +97,10 @@ VARIANTS = {
     "fixed draws, borrowing from the class itself only (variation_classes 1)":
         deepsmote(variation_classes=1, **FIXED_DRAWS),
     "fixed draws, autoencoder trained 3× longer": scaled_autoencoder(FIXED, epochs=3),
-    "fixed draws, half of each class's added items varied, the others copied": with_pool(FIXED, varied_share(0.5)),
-    "fixed draws, steps from the 20 latents nearest the base (of the class and its 2 nearest classes)":
-        with_pool(FIXED, local_steps(20)),
     "fixed draws, latent size 32": resized_autoencoder(FIXED, latent_dim=32),
     "fixed draws, latent size 300 (the paper's)": resized_autoencoder(FIXED, latent_dim=300),
     "fixed draws, autoencoder stopped on 10% held out (up to 4× the epochs, n_iter_no_change 5)":
         scaled_autoencoder(deepsmote(validation_fraction=0.1, n_iter_no_change=5, **FIXED_DRAWS), epochs=4),
-    "fixed draws, only the classes < 1/10 of the largest varied, the others copied":
-        with_pool(FIXED, varied_below(0.1)),
     # balancing part of the way: every class grown to half the largest class's count
     "random oversampling, every class grown to half the largest": random_oversampling_to(0.5),
     "fixed draws, every class grown to half the largest": deepsmote_to(0.5, **FIXED_DRAWS),
@@ -131,20 +110,13 @@ VARIANTS = {
     "fixed draws, rarer classes grown past the largest (rarity 0.15)": deepsmote_to(1.0, 0.15, **FIXED_DRAWS),
     "fixed draws, variation_transfer 0.5": deepsmote(variation_transfer=0.5, **FIXED_DRAWS),
     "fixed draws, variation_transfer 1.5": deepsmote(variation_transfer=1.5, **FIXED_DRAWS),
-    "fixed draws, bases near another class drawn up to 5× as often (1 + 4 m/k, k 10)":
-        with_pool(FIXED, boundary_bases(4.0)),
-    "fixed draws, only the classes < 1/10 of the largest varied, twice as far (variation_transfer 2)":
-        with_pool(deepsmote(variation_transfer=2.0, **FIXED_DRAWS), varied_below(0.1)),
-    "fixed draws, detail half from a neighbour of the base (texture mixed)": with_pool(FIXED, neighbour_detail(0.5)),
-    "fixed draws, detail from a neighbour of the base (texture swapped)": with_pool(FIXED, neighbour_detail(1.0)),
     "fixed draws, autoencoder trained on a class-balanced draw": deepsmote_balanced_autoencoder(**FIXED_DRAWS),
-    "fixed draws, variations rendered as a warp of the base image": with_pool(FIXED, warped_variation(1.0)),
     # the ceiling: the rare classes grown with real images the training set left out
     "unseen real images (ceiling)": unseen_real_images(),
     "unseen real images up to twice each class, random copies of them beyond": unseen_real_images(2.0),
     "unseen real images up to 1.25× each class, random copies of them beyond": unseen_real_images(1.25),
     # one change from the paper's recipe
-    "paper recipe + base residual (detail base)": deepsmote(**PAPER_SETTINGS | {"detail": "base"}, **FIXED_DRAWS),
+    "paper recipe + base residual (detail base)": deepsmote(recipe="paper", detail="base", **FIXED_DRAWS),
 }
 
 

@@ -29,6 +29,7 @@ from compare import load_split, synthetic_images  # noqa: E402
 from methods import METHODS  # noqa: E402
 from profiles import PROFILES  # noqa: E402
 
+from torch_deepsmote.latent.index import encode  # noqa: E402
 from torch_deepsmote.nn.ranges import to_network_range  # noqa: E402
 
 METHOD = "DeepSMOTE (default)"
@@ -54,10 +55,10 @@ def measure_seed(profile: dict, seed: int, k: int) -> dict[int, dict[str, float]
     train, _, _ = load_split(profile, seed)
     dataset = METHODS[METHOD](train.images, train.targets, seed, profile["settings"] | {"device": "cpu"}, None)
     oversampler = dataset.oversampler
-    latents = oversampler.encode(to_network_range(train.images)).cpu()
+    latents = encode(oversampler.autoencoder_, to_network_range(train.images)).cpu()
     fake, fake_labels = synthetic_images(dataset, len(train.targets))
     real_votes = neighbour_vote(latents, latents, train.targets, k, skip_self=True)
-    fake_votes = neighbour_vote(oversampler.encode(to_network_range(fake)).cpu(), latents, train.targets, k)
+    fake_votes = neighbour_vote(encode(oversampler.autoencoder_, to_network_range(fake)).cpu(), latents, train.targets, k)
     shares = {}
     for label in torch.unique(fake_labels).tolist():
         real, synthetic = train.targets == label, fake_labels == label

@@ -8,13 +8,14 @@ its step budget and its evaluation are the same for every method (``compare.py``
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any, Callable
 
 import torch
 from imblearn.over_sampling import SMOTE
 from torch.utils.data import Dataset, RandomSampler
 
-from torch_deepsmote import INTERPOLATION_SETTINGS, PAPER_SETTINGS, DeepSMOTE, DeepSMOTEDataset
+from torch_deepsmote import RECIPES, DeepSMOTE, DeepSMOTEDataset
 from torch_deepsmote.baselines.amdo import AMDO
 from torch_deepsmote.baselines.bagan import BAGAN
 from torch_deepsmote.baselines.gamo import GAMO
@@ -120,17 +121,31 @@ def _resampler(factory: Callable[[int, dict[str, Any]], Any]) -> Method:
     return method
 
 
+RECIPE_KNOBS = tuple(field.name for field in dataclasses.fields(RECIPES["paper"]))
+
+
+def build_deepsmote(options: dict[str, Any], seed: int) -> tuple[DeepSMOTE, dict[str, Any]]:
+    """An unfitted :class:`DeepSMOTE` and the :class:`DeepSMOTEDataset` keywords for a row's
+    flat ``options``: ``recipe`` (a preset name, default the library's), recipe knobs that
+    change it (``variation_classes``, ``max_gap``, ...), the dataset's ``fresh_per_epoch``
+    and ``cache_dir``, and :class:`DeepSMOTE` parameters (``epochs``, ``k_neighbors``,
+    ``sampling_strategy``, ...)."""
+    options = dict(options)
+    dataset_options = {"fresh_per_epoch": options.pop("fresh_per_epoch", True)}
+    if "cache_dir" in options:
+        dataset_options["cache_dir"] = options.pop("cache_dir")
+    knobs = {name: options.pop(name) for name in RECIPE_KNOBS if name in options}
+    recipe = options.pop("recipe", DeepSMOTE().recipe)
+    recipe = dataclasses.replace(RECIPES[recipe] if isinstance(recipe, str) else recipe, **knobs)
+    return DeepSMOTE(recipe=recipe, random_state=seed, progress=False, **options), dataset_options
+
+
 def deepsmote(**options: Any) -> Method:
-    """A method building :class:`DeepSMOTEDataset` with the recipe ``options`` (the
-    library's defaults where absent) and the profile's ``"deepsmote"`` budget."""
+    """A method building :class:`DeepSMOTEDataset` with the row's ``options`` (see
+    :func:`build_deepsmote`) and the profile's ``"deepsmote"`` budget."""
     def method(images, labels, seed, settings, transform) -> Dataset:
-        return DeepSMOTEDataset(
-            TensorImages(images, labels),
-            transform=transform,
-            random_state=seed,
-            progress=False,
-            **(options | settings.get("deepsmote", {})),
-        )
+        oversampler, dataset_options = build_deepsmote(options | settings.get("deepsmote", {}), seed)
+        return DeepSMOTEDataset(TensorImages(images, labels), oversampler, transform=transform, **dataset_options)
 
     method.__doc__ = f"DeepSMOTEDataset with {options}."
     return method
@@ -149,12 +164,9 @@ def deepsmote_balanced_autoencoder(**options: Any) -> Method:
             members[torch.randint(len(members), (share,), generator=generator)]
             for members in (torch.nonzero(labels == label).flatten() for label in classes)
         ])
-        fitting = options | settings.get("deepsmote", {})
-        fresh = fitting.pop("fresh_per_epoch", True)
-        oversampler = DeepSMOTE(random_state=seed, progress=False, **fitting)
+        oversampler, dataset_options = build_deepsmote(options | settings.get("deepsmote", {}), seed)
         oversampler.fit(images[chosen], labels[chosen]).reindex(images, labels)
-        return DeepSMOTEDataset(TensorImages(images, labels), transform=transform, oversampler=oversampler,
-                                fresh_per_epoch=fresh, progress=False)
+        return DeepSMOTEDataset(TensorImages(images, labels), oversampler, transform=transform, **dataset_options)
 
     method.__doc__ = deepsmote_balanced_autoencoder.__doc__.replace("``options``", repr(options))
     return method
@@ -272,9 +284,9 @@ METHODS: dict[str, Method] = {
     "MC-RBO": _resampler(_mc_rbo),
     "BAGAN": _resampler(_bagan),
     "GAMO": _resampler(_gamo),
-    "DeepSMOTE (paper penalty)": deepsmote(**PAPER_SETTINGS, **FIXED_DRAWS),
-    "DeepSMOTE (official penalty)": deepsmote(**PAPER_SETTINGS | {"penalty": "official"}, **FIXED_DRAWS),
-    "DeepSMOTE (interpolation)": deepsmote(**INTERPOLATION_SETTINGS, **FIXED_DRAWS),
+    "DeepSMOTE (paper penalty)": deepsmote(recipe="paper", **FIXED_DRAWS),
+    "DeepSMOTE (official penalty)": deepsmote(recipe="paper-code", **FIXED_DRAWS),
+    "DeepSMOTE (interpolation)": deepsmote(recipe="interpolation", **FIXED_DRAWS),
     "DeepSMOTE (borrowing from every class)": deepsmote(variation_classes=None, **FIXED_DRAWS),
     "DeepSMOTE (fixed draws)": deepsmote(**FIXED_DRAWS),
     "DeepSMOTE (default)": deepsmote(),

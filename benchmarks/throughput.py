@@ -127,7 +127,7 @@ def measure_generation(args: argparse.Namespace, ds: DeepSMOTEDataset, device: t
     batches = [b.tolist() for b in synthetic[: args.batch * args.generation_batches].split(args.batch)]
     loader = DataLoader(ds, batch_sampler=batches)
     model = ds.oversampler.autoencoder_
-    stored = torch.cat(list(ds.oversampler.latents_.values()))
+    stored = torch.cat(list(ds.oversampler.index_.latents.values()))
     latents = stored[torch.arange(args.batch) % len(stored)].to(device)
 
     def bare() -> None:
@@ -369,7 +369,7 @@ def measure_pretraining(
 
     official = copy.deepcopy(ours)
     fit_autoencoder(
-        ours, images, labels, epochs=args.ae_epochs, batch_size=args.ae_batch, penalty="paper", device=device,
+        ours, images, labels, epochs=args.ae_epochs, batch_size=args.ae_batch, lr=2e-4, penalty="paper", device=device,
         random_state=args.seed, progress=False, callback=run_other_epochs,
     )
     seconds[SAME_OBJECTIVE] = []
@@ -381,7 +381,8 @@ def measure_pretraining(
         mark[0] = time.perf_counter()
 
     fit_autoencoder(
-        official, images, labels, epochs=args.ae_epochs, batch_size=args.ae_batch, penalty="official", device=device,
+        official, images, labels, epochs=args.ae_epochs, batch_size=args.ae_batch, lr=2e-4, penalty="official",
+        device=device,
         random_state=args.seed, progress=False, callback=time_official_epoch,
     )
     per_epoch = {name: statistics.median(values) for name, values in seconds.items()}

@@ -127,11 +127,13 @@ def test_quality_figures_rank_copies_above_noise():
 def test_ablation_variants_run_and_name_the_default_recipe(compare, tmp_path):
     import ablation
 
-    from torch_deepsmote import INTERPOLATION_SETTINGS, DeepSMOTE
+    from methods import build_deepsmote
 
-    defaults = DeepSMOTE().get_params()
-    recipe = {name: value for name, value in ablation.INTERPOLATION.items() if name != "fresh_per_epoch"}
-    assert recipe == {name: defaults[name] for name in recipe} | INTERPOLATION_SETTINGS
+    from torch_deepsmote import RECIPES
+
+    oversampler, dataset_options = build_deepsmote(ablation.INTERPOLATION | {"max_gap": 0.5}, seed=3)
+    assert oversampler.recipe == RECIPES["interpolation"].__class__(copy_fraction=0.0, variation_transfer=0.0, max_gap=0.5)
+    assert oversampler.random_state == 3 and dataset_options == {"fresh_per_epoch": False}
     chosen = ["DeepSMOTE (default)", "interpolation, plain decodes (detail none)"]
     out = ablation.main(["--profile", "smoke", "--methods", *chosen, "--out", str(tmp_path / "ablation")])
     runs = json.loads((out / "results.json").read_text())["runs"]["0"]
@@ -245,57 +247,6 @@ def test_ablation_runs_a_deferred_deepsmote_with_its_quality_scored(compare, tmp
     assert row["quality"] and 0.0 < row["balanced"]["acsa"] <= 1.0
 
 
-def test_every_pool_variant_keeps_a_labelled_pool_the_draws_can_use(compare):
-    import pools
-
-    from torch_deepsmote import DeepSMOTE
-    from torch_deepsmote.latent.variations import nearest_classes
-
-    images, labels = blob_images([30, 12, 6])
-    options = dict(latent_dim=8, width=4, epochs=1, batch_size=16, random_state=0, progress=False, variation_classes=None)
-    tweaks = [pools.equal_shares, pools.signed, pools.two_steps, pools.class_deviations, pools.head_classes,
-              pools.nearest_classes(2)]
-    for tweak in tweaks:
-        fitted = DeepSMOTE(**options).fit(images, labels)
-        tweak(fitted, images, labels)
-        assert fitted.variations_.shape == (len(fitted.variation_sources_), 8) and len(fitted.variations_) > 0
-        draw = fitted.draw(2, 40, torch.Generator().manual_seed(0))
-        assert int(draw.variation.max()) < len(fitted.variations_)
-    steps = pools._class_steps(fitted, images, labels)  # the last tweak: the class and its nearest class
-    lenders = nearest_classes(fitted.classes_, fitted.class_means_, 2, 2).tolist()
-    allowed = torch.cat([steps[lender] for lender in lenders])
-    borrowed = fitted.variations_[draw.variation]
-    assert all(bool((allowed == row).all(1).any()) for row in borrowed)
-
-
-def test_varied_below_copies_the_larger_grown_classes_and_varies_the_smaller(compare):
-    import pools
-
-    from torch_deepsmote import DeepSMOTE
-
-    images, labels = blob_images([30, 12, 6])
-    fitted = DeepSMOTE(latent_dim=8, width=4, epochs=1, batch_size=16, random_state=0, progress=False).fit(images, labels)
-    pools.varied_below(0.3)(fitted, images, labels)  # 12 ≥ 0.3 × 30 is copied; 6 is varied
-    copied, varied = (fitted.draw(label, 40, torch.Generator().manual_seed(0)) for label in (1, 2))
-    assert bool((copied.gap == 0).all()) and bool((copied.strength == 0).all())
-    assert bool((varied.gap == 0).all()) and bool((varied.strength > 0).any())
-    assert fitted.sample(random_state=0)[0].shape[0] == fitted.sampling_strategy_[1] + fitted.sampling_strategy_[2]
-
-
-def test_varied_share_keeps_the_variation_of_that_share_of_each_class_only(compare):
-    import pools
-
-    from torch_deepsmote import DeepSMOTE
-
-    images, labels = blob_images([30, 12, 6])
-    fitted = DeepSMOTE(latent_dim=8, width=4, epochs=1, batch_size=16, random_state=0, progress=False).fit(images, labels)
-    full = fitted.draw(2, 40, torch.Generator().manual_seed(0))
-    pools.varied_share(0.25)(fitted, images, labels)
-    half = fitted.draw(2, 40, torch.Generator().manual_seed(0))
-    assert torch.equal(half.strength[:10], full.strength[:10]) and bool((half.strength[:10] > 0).all())
-    assert bool((half.strength[10:] == 0).all()) and torch.equal(half.base, full.base)
-
-
 def test_knn_backends_times_only_the_backends_asked_for(monkeypatch, tmp_path):
     monkeypatch.syspath_prepend(str(BENCHMARKS))
     import knn_backends
@@ -331,22 +282,6 @@ def test_drift_check_scores_every_grown_class(compare, tmp_path):
     assert json.loads((tmp_path / "drift" / "drift.json").read_text())["neighbors"] == 3
 
 
-def test_local_steps_borrow_steps_that_start_near_the_base(compare):
-    import pools
-
-    from torch_deepsmote import DeepSMOTE
-
-    images, labels = blob_images([30, 12, 6])
-    fitted = DeepSMOTE(latent_dim=8, width=4, epochs=1, batch_size=16, random_state=0, progress=False).fit(images, labels)
-    pools.local_steps(1)(fitted, images, labels)  # the one nearest origin of a base latent is itself
-    draw = fitted.draw(2, 40, torch.Generator().manual_seed(0))
-    members = fitted.latents_[2].cpu()
-    ends = members[draw.base] + fitted.variations_[draw.variation]  # a step from the base lands on a neighbour
-    for end, base in zip(ends, draw.base.tolist()):
-        assert bool(torch.isclose(end, members[fitted.neighbors_[2][base]], atol=1e-5).all(1).any())
-    assert bool((draw.strength > 0).any()) and fitted.sample(random_state=0)[0].shape[0] > 0
-
-
 def test_unseen_real_images_grow_each_class_with_pool_images_the_training_set_left_out(compare):
     from methods import unseen_real_images
 
@@ -374,75 +309,6 @@ def test_unseen_real_images_grow_each_class_with_pool_images_the_training_set_le
         assert {bytes(image.numpy()) for image in added[n_real:]} <= members
 
 
-def test_boundary_bases_draw_images_near_another_class_more_often(compare):
-    import pools
-
-    from torch_deepsmote import DeepSMOTE
-
-    images, labels = blob_images([30, 12, 6])
-    fitted = DeepSMOTE(latent_dim=8, width=4, epochs=1, batch_size=16, random_state=0, progress=False).fit(images, labels)
-    latents = torch.randn(len(labels), 2, generator=torch.Generator().manual_seed(0)) * 0.1
-    latents[labels == 1] += 10.0
-    latents[labels == 2] += 20.0
-    latents[torch.nonzero(labels == 2).flatten()[0]] -= 20.0  # one class-2 image sits among class 0
-    fitted.encode = lambda _: latents
-    pools.boundary_bases(4.0, k=3)(fitted, images, labels)
-    draw = fitted.draw(2, 12_000, torch.Generator().manual_seed(0))
-    counts = torch.bincount(draw.base, minlength=6).float()
-    assert 4.0 < float(counts[0] / counts[1:].mean()) < 6.0  # weight 1 + 4 × 3/3 against 1 + 4 × 0/3
-    assert bool((draw.strength > 0).any())  # still borrows variations
-    rows = fitted.neighbors_[2][draw.base]
-    assert bool((rows == draw.neighbor.unsqueeze(1)).any(1).all())  # each neighbour is one of its base's
-
-
-def test_neighbour_detail_mixes_the_residuals_of_the_base_and_its_neighbour(compare):
-    import pools
-
-    from torch_deepsmote import DeepSMOTE
-
-    images, labels = blob_images([30, 12, 6])
-    fitted = DeepSMOTE(latent_dim=8, width=4, epochs=1, batch_size=16, random_state=0, progress=False).fit(images, labels)
-    draw = fitted.draw(2, 20, torch.Generator().manual_seed(0))
-    own = fitted.render_draws({2: draw}).float()
-    pools.neighbour_detail(1.0)(fitted, images, labels)
-    residuals = fitted.residuals_[2].float()
-    assert torch.equal(fitted.details_for(2, draw), residuals[draw.neighbor])
-    swapped = fitted.render_draws({2: draw}).float()
-    moved = draw.base != draw.neighbor
-    assert bool(moved.all()) and bool((swapped != own).flatten(1).any(1).all())  # every image took another's detail
-    pools.neighbour_detail(0.5)(fitted, images, labels)
-    assert torch.allclose(fitted.details_for(2, draw), (residuals[draw.base] + residuals[draw.neighbor]) / 2)
-
-
-def test_fitted_fields_carry_an_image_onto_its_shifted_copy(compare):
-    import warps
-
-    images = torch.full((2, 1, 16, 16), -1.0)
-    images[:, :, 5:11, 4:9] = 1.0
-    before = torch.nn.functional.avg_pool2d(images, 3, stride=1, padding=1, count_include_pad=False)
-    after = before.roll(1, dims=3)  # one pixel to the right
-    assert torch.allclose(warps.warp(before, torch.zeros(2, 16, 16, 2)), before, atol=1e-5)  # the zero field: no change
-    fields = warps.fit_fields(before, after, grid=4, steps=100, lr=0.02)
-    left = (warps.warp(before, fields) - after).pow(2).sum() / (before - after).pow(2).sum()
-    assert float(left) < 0.2
-    assert float(fields[..., 0].mean()) < 0  # each pixel reads from its left: the image moves right
-
-
-def test_warped_variation_without_a_warp_is_the_default_image(compare):
-    import warps
-
-    from torch_deepsmote import DeepSMOTE
-
-    images, labels = blob_images([30, 12, 6])
-    fitted = DeepSMOTE(latent_dim=8, width=4, epochs=1, batch_size=16, random_state=0, progress=False).fit(images, labels)
-    draw = fitted.draw(2, 20, torch.Generator().manual_seed(0))
-    own = fitted.render_draws({2: draw}).int()
-    warps.warped_variation(1.0, steps=0)(fitted, images, labels)
-    assert (fitted.render_draws({2: draw}).int() - own).abs().max() <= 1  # float rounding only
-    warps.warped_variation(1.0, steps=20)(fitted, images, labels)
-    assert not torch.equal(fitted.render_draws({2: draw}).int(), own)
-
-
 def test_balanced_autoencoder_trains_on_equal_shares_and_indexes_the_training_set(compare, monkeypatch):
     from methods import deepsmote_balanced_autoencoder
 
@@ -463,7 +329,7 @@ def test_balanced_autoencoder_trains_on_equal_shares_and_indexes_the_training_se
     assert torch.bincount(y).tolist() == [16, 16, 16]  # 48 images, a third per class
     members = {bytes(image.numpy()): int(label) for image, label in zip(images, labels)}
     assert all(members[bytes(image.numpy())] == int(label) for image, label in zip(X, y))  # drawn from the set
-    assert [len(dataset.oversampler.latents_[label]) for label in (1, 2)] == [12, 6]  # indexed on the set itself
+    assert [len(dataset.oversampler.index_.latents[label]) for label in (1, 2)] == [12, 6]  # indexed on the set itself
     assert torch.bincount(dataset.targets).tolist() == [30, 30, 30]
 
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import ast
+import importlib
+import importlib.util
 import json
 import logging
 import os
@@ -16,7 +19,8 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from torch_deepsmote import _keops, neighbors
+from torch_deepsmote.latent import keops as _keops
+from torch_deepsmote.latent import neighbors
 from torch_deepsmote.latent.neighbors import kneighbors, resolve_backend
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -286,6 +290,31 @@ def test_a_keops_crash_in_the_gpu_probe_becomes_an_import_error(monkeypatch, cap
     assert "falls back to torch" in caplog.text
 
 
+def test_the_gpu_probe_child_can_import_what_it_runs(monkeypatch, tmp_path):
+    seen, real_run = {}, subprocess.run
+
+    def fake_run(args, *, env, **kwargs):
+        seen.update(args=args, env=env)
+        return SimpleNamespace(returncode=0, stderr="")
+
+    monkeypatch.setattr(_keops.subprocess, "run", fake_run)
+    assert _keops.gpu_failure.__wrapped__() is None
+    # The child finds the package from its PYTHONPATH alone (no site-packages, no installed copy).
+    find = "import importlib.util; print(importlib.util.find_spec('torch_deepsmote').origin)"
+    done = real_run(
+        [sys.executable, "-S", "-c", find], cwd=tmp_path, env=seen["env"], capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    assert Path(done.stdout.strip()) == REPO_ROOT / "torch_deepsmote" / "__init__.py"
+    # Every name the probe imports from the package exists.
+    for node in ast.walk(ast.parse(seen["args"][-1])):
+        if isinstance(node, ast.ImportFrom) and node.module.startswith("torch_deepsmote"):
+            module = importlib.import_module(node.module)
+            for alias in node.names:
+                found = hasattr(module, alias.name) or importlib.util.find_spec(f"{node.module}.{alias.name}")
+                assert found, f"the probe imports {alias.name} from {node.module}, which has none"
+
+
 # --------------------------------------------------------------------------- keops backend (compiles)
 
 KEOPS_D, KEOPS_K = 4, 3  # one kernel (d, k + 1, float32) serves every KeOps test below
@@ -352,7 +381,7 @@ def test_keops_build_folder_from_env_then_setter(tmp_path):
         """
         import json, logging, os, sys
         logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
-        from torch_deepsmote import _keops, neighbors
+        from torch_deepsmote.latent import keops as _keops, neighbors
         pykeops = _keops.import_pykeops()
         first = pykeops.get_build_folder()
         leaked = "KEOPS_CACHE_FOLDER" in os.environ

@@ -97,10 +97,24 @@ def test_zero_epochs_leaves_weights_alone(digits):
 def test_penalty_weight_scales_the_loss(digits):
     images, labels = digits
     history = fit_autoencoder(
-        _model(), images[:200], labels[:200], epochs=1, penalty_weight=2.5, random_state=0, progress=False
+        _model(), images[:200], labels[:200], epochs=1, penalty="paper", penalty_weight=2.5, random_state=0,
+        progress=False,
     )
     record = history[0]
+    assert record["penalty"] > 0
     assert record["loss"] == pytest.approx(record["reconstruction"] + 2.5 * record["penalty"])
+
+
+def test_defaults_match_the_default_recipe():
+    import inspect
+
+    from torch_deepsmote import RECIPES
+
+    defaults = inspect.signature(fit_autoencoder).parameters
+    recipe = RECIPES["borrowed-variations"]
+    assert (defaults["lr"].default, defaults["penalty"].default, defaults["penalty_weight"].default) == (
+        recipe.lr, recipe.penalty, recipe.penalty_weight
+    ) == (1e-3, "none", 1.0)
 
 
 def test_single_leftover_image_joins_the_previous_batch(digits):

@@ -15,14 +15,12 @@ from typing import Any, Callable, Sequence
 from PIL import Image
 from torchvision.datasets import ImageFolder
 
-from torch_deepsmote.data.items import RawFormat
 from torch_deepsmote._utils.validation import check_float, check_int
 from torch_deepsmote.data.dataset import DeepSMOTEDataset
+from torch_deepsmote.data.items import RawFormat
 from torch_deepsmote.evaluation.datasets import DATASET_NAMES
-from torch_deepsmote.evaluation.demo import METHODS, SCORES, DemoConfig, grid_rows, load_demo_data, recipe_options, run_demo
-from torch_deepsmote.oversampler import DETAILS
-from torch_deepsmote.nn.training import PENALTIES
-from torch_deepsmote.evaluation.plots import save_class_grid
+from torch_deepsmote.oversampler import DeepSMOTE
+from torch_deepsmote.recipes import DEFAULT_RECIPE, RECIPES
 
 __all__ = ["main"]
 
@@ -34,11 +32,8 @@ def _add_model_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device", default=None, help="cpu, cuda, cuda:1 ... (default: cuda if available)")
     parser.add_argument("--cache-dir", default=None, help="cache folder for the fitted autoencoder")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
-    parser.add_argument("--paper-recipe", action="store_true",
-                        help="the paper's recipe (paper penalty, lr 2e-4, plain decodes of SMOTE "
-                             "interpolations) instead of the default")
-    parser.add_argument("--penalty", default=None, choices=PENALTIES, help="override the recipe's penalty")
-    parser.add_argument("--detail", default=None, choices=DETAILS, help="override the recipe's detail")
+    parser.add_argument("--recipe", default=DEFAULT_RECIPE, choices=tuple(RECIPES),
+                        help=f"DeepSMOTE's recipe (default {DEFAULT_RECIPE}; 'paper' is the paper's)")
 
 
 def _checked(kind: type, name: str, **bounds: Any) -> Callable[[str], Any]:
@@ -73,23 +68,7 @@ def _add_source_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--n-iter-no-change", type=_checked(int, "n_iter_no_change", minimum=1), default=5,
                         help="with --validation-fraction, epochs without improvement before it stops (default 5)")
     parser.add_argument("--k-neighbors", type=_checked(int, "k_neighbors", minimum=1), default=5)
-    share = _checked(float, "copy_fraction", minimum=0.0, maximum=1.0)
-    parser.add_argument("--copy-fraction", type=share, default=None,
-                        help="share of the added images not interpolated (gap 0); default: the recipe's (1)")
-    gap = _checked(float, "max_gap", minimum=0.0, maximum=1.0, inclusive_minimum=False)
-    parser.add_argument("--max-gap", type=gap, default=None,
-                        help="interpolation gaps are drawn from [0, max-gap) (default 1)")
-    transfer = _checked(float, "variation_transfer", minimum=0.0)
-    parser.add_argument("--variation-transfer", type=transfer, default=None,
-                        help="weight of the borrowed variation; default: the recipe's (1)")
-    parser.add_argument("--variation-classes", type=_lender_count, default=None,
-                        help="classes a class borrows variations from (itself and its nearest), or 'all'; default 3")
     _add_model_options(parser)
-
-
-def _lender_count(text: str) -> int | str:
-    """``--variation-classes``: an int >= 1, or ``"all"``."""
-    return text if text == "all" else _checked(int, "variation_classes", minimum=1)(text)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -101,7 +80,7 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--root", default=None, help="where the data set's files are (not needed for digits)")
     demo.add_argument("--out", default="deepsmote-demo", help="output folder (default ./deepsmote-demo)")
     demo.add_argument("--classifier-epochs", type=_checked(int, "classifier_epochs", minimum=1),
-                      default=DemoConfig.classifier_epochs)
+                      default=15)
     demo.add_argument("--autoencoder-epochs", type=_checked(int, "autoencoder_epochs", minimum=0), default=None,
                       help="default: 150 on digits, 20 otherwise")
     demo.add_argument("--fast", action="store_true", help="one epoch everywhere (a smoke test)")
@@ -127,34 +106,34 @@ def _source(args: argparse.Namespace) -> tuple[object, list[str]]:
     if args.image_folder:
         folder = ImageFolder(args.image_folder)
         return folder, list(folder.classes)
-    train, _ = load_demo_data(DemoConfig(dataset=args.dataset, root=args.root, seed=args.seed))
+    demo = _demo_module()
+    train, _ = demo.load_demo_data(demo.DemoConfig(dataset=args.dataset, root=args.root, seed=args.seed))
     return train, [str(c) for c in sorted(set(train.targets.tolist()))]
 
 
+def _demo_module() -> Any:
+    """:mod:`torch_deepsmote.evaluation.demo`, which needs the ``demo`` extra."""
+    try:
+        from torch_deepsmote.evaluation import demo
+    except ImportError as error:
+        raise SystemExit(
+            f"error: this command needs the demo extra ({error}): pip install \"torch_deepsmote[demo]\""
+        ) from None
+    return demo
+
+
 def _wrap(args: argparse.Namespace, base: object) -> DeepSMOTEDataset:
-    options = recipe_options(
-        args.paper_recipe,
-        penalty=args.penalty,
-        detail=args.detail,
-        copy_fraction=args.copy_fraction,
-        max_gap=args.max_gap,
-        variation_transfer=args.variation_transfer,
-        variation_classes=args.variation_classes,
-    )
-    if args.variation_classes == "all":
-        options["variation_classes"] = None
-    return DeepSMOTEDataset(
-        base,
+    oversampler = DeepSMOTE(
         k_neighbors=args.k_neighbors,
-        random_state=args.seed,
-        device=args.device,
-        cache_dir=args.cache_dir,
+        recipe=args.recipe,
         epochs=args.epochs,
         validation_fraction=args.validation_fraction,
         n_iter_no_change=args.n_iter_no_change,
+        device=args.device,
+        random_state=args.seed,
         progress=not args.quiet,
-        **options,
     )
+    return DeepSMOTEDataset(base, oversampler, cache_dir=args.cache_dir)
 
 
 def _safe_class_folder(name: str) -> str:
@@ -201,19 +180,21 @@ def _generate(args: argparse.Namespace) -> None:
 
 
 def _grid(args: argparse.Namespace) -> None:
+    from torch_deepsmote.evaluation.plots import save_class_grid
+
     dataset = _wrap(args, _source(args)[0])
-    path = save_class_grid(args.out, grid_rows(dataset, args.per_class))
+    path = save_class_grid(args.out, _demo_module().grid_rows(dataset, args.per_class))
     print(f"wrote {path}")
 
 
 def _demo(args: argparse.Namespace) -> None:
-    factory = DemoConfig.fast if args.fast else DemoConfig
+    demo = _demo_module()
+    factory = demo.DemoConfig.fast if args.fast else demo.DemoConfig
     options = dict(dataset=args.dataset, root=args.root, out=args.out, seed=args.seed, device=args.device,
-                   cache_dir=args.cache_dir, progress=not args.quiet, paper_recipe=args.paper_recipe,
-                   penalty=args.penalty, detail=args.detail)
+                   cache_dir=args.cache_dir, progress=not args.quiet, recipe=args.recipe)
     if not args.fast:
         options |= dict(classifier_epochs=args.classifier_epochs, autoencoder_epochs=args.autoencoder_epochs)
-    results = run_demo(factory(**options))
+    results = demo.run_demo(factory(**options))
     counts = results["class_counts"]
     print(f"data set: {args.dataset} (seed {args.seed}), device {results['environment']['device']}")
     print(f"train class counts before: {counts['train_before']}")
@@ -222,9 +203,9 @@ def _demo(args: argparse.Namespace) -> None:
     print(f"autoencoder: {'loaded from the cache' if results['autoencoder']['from_cache'] else 'trained'} "
           f"in {results['autoencoder']['seconds']:.1f} s")
     print()
-    print(f"{'method':<22}" + "".join(f"{s:>10}" for s in SCORES) + f"{'train s':>10}")
-    for method in METHODS:
-        row = "".join(f"{100 * results['scores'][method][s]:>10.2f}" for s in SCORES)
+    print(f"{'method':<22}" + "".join(f"{s:>10}" for s in demo.SCORES) + f"{'train s':>10}")
+    for method in demo.METHODS:
+        row = "".join(f"{100 * results['scores'][method][s]:>10.2f}" for s in demo.SCORES)
         print(f"{method:<22}{row}{results['classifier_seconds'][method]:>10.1f}")
     print(f"\nwrote {Path(args.out) / 'grid.png'}, {Path(args.out) / 'metrics.png'}, {Path(args.out) / 'results.json'}")
 

@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import numbers
 from collections import OrderedDict
 from typing import Callable, Mapping
 
@@ -53,8 +54,8 @@ def resolve_sampling_strategy(sampling_strategy: SamplingStrategy, coding: Label
         return OrderedDict((code, largest - counts[code]) for code in grown)
     if isinstance(strategy, Mapping):
         return _from_counts(strategy, coding, counts)
-    if isinstance(strategy, float):
-        return _from_ratio(strategy, coding, counts)
+    if isinstance(strategy, numbers.Real) and not isinstance(strategy, bool):
+        return _from_ratio(float(strategy), coding, counts)
     raise TypeError(
         "`sampling_strategy` must be a float, a str, a dict or a callable, got "
         f"{sampling_strategy!r} (type {type(sampling_strategy).__name__})."

@@ -29,7 +29,8 @@ from torch_deepsmote.evaluation.classifier import SmallCNN, predict, train_class
 from torch_deepsmote.data.dataset import DeepSMOTEDataset
 from torch_deepsmote.evaluation.datasets import PROFILES, load_dataset, make_imbalanced
 from torch_deepsmote.evaluation.metrics import imbalanced_report
-from torch_deepsmote.oversampler import PAPER_SETTINGS
+from torch_deepsmote.oversampler import DeepSMOTE
+from torch_deepsmote.recipes import DEFAULT_RECIPE
 from torch_deepsmote.evaluation.plots import save_class_grid, save_metric_bars
 from torch_deepsmote.data.sampler import BalancedBatchSampler
 
@@ -58,9 +59,7 @@ class DemoConfig:
     autoencoder_width: int = 16
     latent_dim: int | None = 32
     k_neighbors: int = 5
-    paper_recipe: bool = False
-    penalty: str | None = None
-    detail: str | None = None
+    recipe: str = DEFAULT_RECIPE
     device: str | None = None
     cache_dir: str | None = None
     progress: bool = True
@@ -90,12 +89,6 @@ class TensorImages(Dataset):
     def __getitem__(self, index: int) -> tuple[Any, int]:
         image = self.images[index]
         return (self.transform(image) if self.transform else image), int(self.targets[index])
-
-
-def recipe_options(paper: bool, **overrides: Any) -> dict[str, Any]:
-    """DeepSMOTE options: :data:`PAPER_SETTINGS` when ``paper`` (else the library's
-    defaults), with the ``overrides`` that are not ``None`` on top."""
-    return (dict(PAPER_SETTINGS) if paper else {}) | {k: v for k, v in overrides.items() if v is not None}
 
 
 def load_demo_pool(config: DemoConfig) -> tuple[TensorImages, TensorImages, tuple[int, ...]]:
@@ -129,19 +122,22 @@ def load_demo_data(config: DemoConfig) -> tuple[TensorImages, TensorImages]:
 
 def _loaders(config: DemoConfig, train: TensorImages, transform: Callable) -> dict[str, tuple[DataLoader, Dataset]]:
     """One DataLoader per method, all with the same number of batches per epoch."""
-    deepsmote = DeepSMOTEDataset(
-        train,
+    oversampler = DeepSMOTE(
         k_neighbors=config.k_neighbors,
-        transform=transform,
-        random_state=config.seed,
-        device=config.device,
-        cache_dir=config.cache_dir,
+        recipe=config.recipe,
         epochs=config.resolved_autoencoder_epochs(),
         width=config.autoencoder_width,
         latent_dim=config.latent_dim,
-        **recipe_options(config.paper_recipe, penalty=config.penalty, detail=config.detail),
-        fresh_per_epoch=not config.paper_recipe,  # the paper generates one fixed set
+        device=config.device,
+        random_state=config.seed,
         progress=config.progress,
+    )
+    deepsmote = DeepSMOTEDataset(
+        train,
+        oversampler,
+        transform=transform,
+        cache_dir=config.cache_dir,
+        fresh_per_epoch=not config.recipe.startswith("paper"),  # the paper generates one fixed set
     )
     per_class = max(torch.bincount(train.targets).tolist())
     n_classes = len(torch.unique(train.targets))

@@ -43,11 +43,11 @@ _pykeops: ModuleType | None = None  # pykeops once imported, set by import_pykeo
 PROBE_TIMEOUT_S = 900
 """Seconds the child may take: a first run compiles KeOps's engine and one kernel."""
 
-_PACKAGE_PARENT = str(Path(__file__).resolve().parents[1])
+_PACKAGE_PARENT = str(Path(__file__).resolve().parents[2])
 
 _PROBE_CODE = """
 import torch
-from torch_deepsmote import _keops
+from torch_deepsmote.latent import keops as _keops
 points = torch.randn(8, 2, device="cuda" if torch.cuda.is_available() else "cpu")
 _keops.nearest_candidates(_keops.import_pykeops().torch.LazyTensor, points, 3)
 """
