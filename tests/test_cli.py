@@ -74,7 +74,7 @@ def test_grid_on_an_image_folder(tmp_path):
     _image_folder(source, [12, 4], ["a", "b"])
     assert main(["grid", "--image-folder", str(source), "--out", str(picture), *FAST]) == 0
     with Image.open(picture) as image:
-        assert image.height == 2 * 50
+        assert image.height == 2 * (48 + 2) + 2  # two rows of 48-pixel cells, 2-pixel borders
 
 
 def test_generate_from_a_tensor_dataset_writes_grey_pngs(tmp_path):
@@ -88,16 +88,16 @@ def test_generate_from_a_tensor_dataset_writes_grey_pngs(tmp_path):
         assert image.mode == "L" and image.size == (8, 8)
 
 
-def test_recipe_flags_reach_the_oversampler(tmp_path, monkeypatch, capsys):
+def test_recipe_and_training_flags_reach_the_oversampler(tmp_path, monkeypatch, capsys):
     import torch_deepsmote.cli as cli
-    from torch_deepsmote import PAPER_SETTINGS
+    from torch_deepsmote import RECIPES
 
     seen = []
     original = cli.DeepSMOTEDataset
 
     def recording(*args, **kwargs):
         dataset = original(*args, **kwargs)
-        seen.append(dataset.oversampler.get_params())
+        seen.append(dataset.oversampler)
         return dataset
 
     monkeypatch.setattr(cli, "DeepSMOTEDataset", recording)
@@ -105,32 +105,28 @@ def test_recipe_flags_reach_the_oversampler(tmp_path, monkeypatch, capsys):
     _image_folder(source, [20, 6], ["cats", "dogs"])
     grid = ["grid", "--image-folder", str(source), "--out", str(tmp_path / "g.png"), *FAST]
     assert main(grid) == 0
-    assert main([*grid, "--paper-recipe"]) == 0
-    assert main([*grid, "--paper-recipe", "--detail", "blend"]) == 0
-    assert main([*grid, "--copy-fraction", "0.5", "--max-gap", "0.25", "--variation-transfer", "2"]) == 0
-    assert main([*grid, "--variation-classes", "1"]) == 0
-    assert main([*grid, "--variation-classes", "all"]) == 0
+    assert main([*grid, "--recipe", "paper"]) == 0
+    assert main([*grid, "--recipe", "interpolation"]) == 0
     assert main([*grid, "--epochs", "3", "--validation-fraction", "0.2", "--n-iter-no-change", "2"]) == 0
-    default, paper, blended, mixed, own, every, held = seen
-    assert (default["validation_fraction"], held["validation_fraction"], held["n_iter_no_change"]) == (0.0, 0.2, 2)
-    assert (default["copy_fraction"], default["max_gap"], default["variation_transfer"]) == (1.0, 1.0, 1.0)
-    assert (mixed["copy_fraction"], mixed["max_gap"], mixed["variation_transfer"]) == (0.5, 0.25, 2.0)
-    assert (default["variation_classes"], own["variation_classes"], every["variation_classes"]) == (3, 1, None)
+    default, paper, interpolation, held = seen
+    assert default.recipe_ == RECIPES["borrowed-variations"]
+    assert (paper.recipe, paper.recipe_) == ("paper", RECIPES["paper"])
+    assert (interpolation.recipe, interpolation.recipe_) == ("interpolation", RECIPES["interpolation"])
+    assert paper.recipe_ != interpolation.recipe_ != default.recipe_
+    assert (default.validation_fraction, held.validation_fraction, held.n_iter_no_change) == (0.0, 0.2, 2)
+    assert (default.epochs, held.epochs) == (1, 3)
     for flag, value, says in (
-        ("--copy-fraction", "1.5", "`copy_fraction` must be a finite number in [0.0, 1.0], got 1.5"),
-        ("--max-gap", "0", "`max_gap` must be a finite number in (0.0, 1.0], got 0.0"),
-        ("--copy-fraction", "half", "`copy_fraction` must be a real number, got 'half' (type str)"),
-        ("--variation-transfer", "-1", "`variation_transfer` must be a finite number ≥ 0.0, got -1.0"),
         ("--epochs", "-1", "`epochs` must be an int >= 0, got -1"),
         ("--k-neighbors", "two", "`k_neighbors` must be an int, got 'two' (type str)"),
         ("--per-class", "0", "`per_class` must be an int >= 1, got 0"),
-        ("--variation-classes", "0", "`variation_classes` must be an int >= 1, got 0"),
         ("--validation-fraction", "1", "`validation_fraction` must be a finite number in [0.0, 1.0), got 1.0"),
         ("--n-iter-no-change", "0", "`n_iter_no_change` must be an int >= 1, got 0"),
+        ("--recipe", "papr", "invalid choice: 'papr'"),
     ):
         with pytest.raises(SystemExit):
             main([*grid, flag, value])
         assert f"argument {flag}: {says}" in capsys.readouterr().err
-    assert (default["penalty"], default["detail"], default["lr"]) == ("none", "base", 1e-3)
-    assert {k: paper[k] for k in PAPER_SETTINGS} == PAPER_SETTINGS
-    assert {k: blended[k] for k in PAPER_SETTINGS} == PAPER_SETTINGS | {"detail": "blend"}
+    for removed in ("--paper-recipe", "--detail", "--copy-fraction"):
+        with pytest.raises(SystemExit):
+            main([*grid, removed, "1"])
+        assert "unrecognized arguments" in capsys.readouterr().err

@@ -12,15 +12,22 @@ from torchvision.datasets import ImageFolder
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from torch_deepsmote import DeepSMOTE
+from torch_deepsmote import DeepSMOTE, Recipe
 from torch_deepsmote.data.dataset import DeepSMOTEDataset
 from torch_deepsmote.data.sampler import BalancedBatchSampler
 from tests.conftest import FAST_OPTIONS, blob_images
 
+DATASET_OPTIONS = ("transform", "target_transform", "targets", "cache_dir", "fresh_per_epoch")
+
+
+def _oversampler(**options):
+    return DeepSMOTE(**(dict(FAST_OPTIONS, random_state=0) | options))
+
 
 def _wrap(dataset, **kwargs):
-    options = dict(FAST_OPTIONS, random_state=0) | kwargs
-    return DeepSMOTEDataset(dataset, **options)
+    """``DeepSMOTEDataset`` over ``dataset``; the keywords it does not take go to its ``DeepSMOTE``."""
+    wrapper = {name: kwargs.pop(name) for name in DATASET_OPTIONS if name in kwargs}
+    return DeepSMOTEDataset(dataset, _oversampler(**kwargs), **wrapper)
 
 
 @pytest.fixture
@@ -238,7 +245,7 @@ def test_second_construction_is_served_from_the_cache(tensor_dataset, monkeypatc
     assert "loaded from the cache" in repr(second)
 
     _wrap(tensor_dataset, epochs=2)
-    _wrap(tensor_dataset, penalty="paper")
+    _wrap(tensor_dataset, recipe=Recipe(penalty="paper"))
     images, labels = blob_images([30, 12, 6], seed=1)
     _wrap(TensorDataset(images, labels))
     assert len(fits) == 4
@@ -254,7 +261,7 @@ def test_another_k_or_strategy_reuses_the_cached_autoencoder(tensor_dataset, mon
     other_strategy = _wrap(tensor_dataset, sampling_strategy={1: 20, 2: 10})
     assert len(fits) == 1 and other_k.from_cache and other_strategy.from_cache
     assert len(list(isolated_cache.glob("deepsmote-*.pt"))) == 1
-    assert other_k.oversampler.neighbors_[1].shape == (12, 2)
+    assert other_k.oversampler.index_.neighbors[1].shape == (12, 2)
     assert other_strategy.targets[48:].tolist() == [1] * 8 + [2] * 4
     for cached, options in ((other_k, {"k_neighbors": 2}), (other_strategy, {"sampling_strategy": {1: 20, 2: 10}})):
         fresh = _wrap(tensor_dataset, cache_dir=False, **options)  # the same training: the same items
@@ -275,11 +282,6 @@ def test_prefitted_oversampler(tensor_dataset):
     fitted = DeepSMOTE(random_state=0, **FAST_OPTIONS).fit(images, labels)
     ds = DeepSMOTEDataset(tensor_dataset, oversampler=fitted)
     assert len(ds) == 90 and ds.oversampler is fitted
-    assert len(DeepSMOTEDataset(tensor_dataset, oversampler=fitted, progress=False)) == 90
-    with pytest.raises(ValueError, match="oversampler"):
-        DeepSMOTEDataset(tensor_dataset, oversampler=fitted, epochs=3)
-    with pytest.raises(ValueError, match="oversampler"):
-        DeepSMOTEDataset(tensor_dataset, oversampler=DeepSMOTE())
     with pytest.raises(ValueError, match="oversampler"):
         DeepSMOTEDataset(TensorDataset(images.float() / 255, labels), oversampler=fitted)
 
@@ -394,8 +396,8 @@ def test_index_mapping_is_a_bijection_onto_class_positions(fitted_for_properties
 
 
 def test_detail_is_a_generation_option_served_from_the_same_cache_entry(tensor_dataset, isolated_cache):
-    plain = _wrap(tensor_dataset, detail="none")
-    detailed = _wrap(tensor_dataset, detail="base")
+    plain = _wrap(tensor_dataset, recipe=Recipe(detail="none"))
+    detailed = _wrap(tensor_dataset, recipe=Recipe(detail="base"))
     assert (plain.from_cache, detailed.from_cache) == (False, True)
     synthetic = torch.nonzero(plain.synthetic_mask).flatten().tolist()
     a = torch.stack([image for image, _ in plain.raw_items(synthetic)])
@@ -404,12 +406,99 @@ def test_detail_is_a_generation_option_served_from_the_same_cache_entry(tensor_d
 
 
 def test_the_cpu_copy_for_workers_keeps_the_generation_options(tensor_dataset):
-    options = {"detail": "blend", "max_gap": 0.5, "copy_fraction": 0.25, "variation_transfer": 0.5, "variation_classes": 2}
-    ds = _wrap(tensor_dataset, **options)
+    recipe = Recipe(detail="blend", max_gap=0.5, copy_fraction=0.25, variation_transfer=0.5, variation_classes=2)
+    ds = _wrap(tensor_dataset, recipe=recipe)
     ds._cpu_state = ds.oversampler.fitted_state()  # as when the model lives on a GPU
     copy = ds._cpu_copy()
-    assert {name: getattr(copy, name) for name in options} == options
+    assert copy.recipe_ == ds.oversampler.recipe_ == recipe
     generator = lambda: torch.Generator().manual_seed(3)  # noqa: E731
-    draws = {1: ds.oversampler.draw(1, 7, generator())}
-    assert torch.equal(copy.render_draws(draws), ds.oversampler.render_draws(draws))
-    assert all(torch.equal(a, b) for a, b in zip(copy.draw(1, 7, generator()), draws[1]))
+    draws = {1: ds.oversampler.index_.draw(1, 7, generator(), recipe)}
+    assert torch.equal(copy.index_.render(draws, copy.recipe_), ds.oversampler.index_.render(draws, recipe))
+    assert all(torch.equal(a, b) for a, b in zip(copy.index_.draw(1, 7, generator(), copy.recipe_), draws[1]))
+
+
+class MapDataset(torch.utils.data.Dataset):
+    """A tiny map-style dataset of uint8 (1, 8, 8) images with the given ``targets``."""
+
+    def __init__(self, images, targets, classes=None):
+        self.images, self.targets = images, list(targets)
+        if classes is not None:
+            self.classes = classes
+
+    def __len__(self):
+        return len(self.targets)
+
+    def __getitem__(self, index):
+        return self.images[index], self.targets[index]
+
+
+def test_string_labels_come_back_for_real_and_synthetic_items():
+    images, codes = blob_images([20, 6])
+    names = ["shirt", "sock"]
+    base = MapDataset(images, [names[c] for c in codes.tolist()])
+    ds = _wrap(base, k_neighbors=3)
+    assert len(ds) == 40 and ds.n_real == 26
+    assert isinstance(ds.targets, list) and all(isinstance(label, str) for label in ds.targets)
+    assert _counts(ds.targets) == {"shirt": 20, "sock": 20}
+    assert ds.targets[ds.n_real :] == ["sock"] * 14
+    assert [label for _, label in ds.raw_items(range(ds.n_real, len(ds)))] == ["sock"] * 14
+    assert [ds[i][1] for i in (0, 19, 20, 25)] == ["shirt", "shirt", "sock", "sock"]
+    image, label = ds[len(ds) - 1]
+    assert label == "sock" and image.dtype == torch.uint8 and image.shape == (1, 8, 8)
+    again = _wrap(base, k_neighbors=3)  # string classes survive the cache round trip
+    assert again.from_cache and again.targets == ds.targets and again[len(ds) - 1][1] == "sock"
+    assert torch.equal(again[len(ds) - 1][0], image)
+
+
+def test_int_labels_with_gaps_come_back_as_themselves():
+    images, codes = blob_images([20, 8, 6])
+    values = [10, -2, 3]  # class sizes 20 / 8 / 6; sorted order -2, 3, 10
+    base = MapDataset(images, [values[c] for c in codes.tolist()])
+    ds = _wrap(base, k_neighbors=3)
+    assert isinstance(ds.targets, torch.Tensor) and ds.targets.dtype == torch.int64
+    assert _counts(ds.targets.tolist()) == {-2: 20, 3: 20, 10: 20}
+    assert ds.targets[: ds.n_real].tolist() == base.targets
+    assert ds.targets[ds.n_real :].tolist() == [-2] * 12 + [3] * 14
+    items = ds.__getitems__(range(len(ds)))
+    assert [label for _, label in items] == ds.targets.tolist()
+    assert all(type(label) is int for _, label in items)
+    assert [items[i][1] for i in (0, 20, 28, ds.n_real, len(ds) - 1)] == [10, -2, 3, -2, 3]
+
+
+def test_repr_uses_class_names_where_the_base_has_them():
+    images, labels = blob_images([6, 6, 3])
+    named = MapDataset(images, labels.tolist(), classes=["T-shirt", "Trouser", "Bag"])
+    text = repr(_wrap(named, k_neighbors=2))
+    for piece in ("T-shirt: 6→6", "Trouser: 6→6", "Bag: 3→6"):
+        assert piece in text
+    plain = repr(_wrap(MapDataset(images, labels.tolist()), k_neighbors=2))
+    assert "Bag" not in plain and "0: 6→6" in plain and "2: 3→6" in plain
+    strings = MapDataset(images, [["shirt", "sock", "bag"][c] for c in labels.tolist()])
+    assert "bag: 3→6" in repr(_wrap(strings, k_neighbors=2))
+
+
+def test_bad_oversampler_and_fresh_per_epoch_are_refused(tensor_dataset):
+    with pytest.raises(TypeError, match="oversampler"):
+        DeepSMOTEDataset(tensor_dataset, oversampler="paper")
+    with pytest.raises(TypeError, match="fresh_per_epoch"):
+        DeepSMOTEDataset(tensor_dataset, _oversampler(), fresh_per_epoch=1)
+    images, labels = blob_images([12, 6])
+    other_classes = _oversampler(k_neighbors=3).fit(images, labels + 5)  # fitted on the classes 5 and 6
+    with pytest.raises(ValueError, match="oversampler"):
+        DeepSMOTEDataset(TensorDataset(images, labels), other_classes)
+
+
+def test_fitted_oversampler_is_used_as_is_and_an_unfitted_one_is_fitted_in_place(tensor_dataset, monkeypatch):
+    images, labels = tensor_dataset.tensors
+    fitted = _oversampler().fit(images, labels)
+    fits = []
+    original_fit = DeepSMOTE.fit
+    monkeypatch.setattr(DeepSMOTE, "fit", lambda self, *a, **kw: fits.append(1) or original_fit(self, *a, **kw))
+    ds = DeepSMOTEDataset(tensor_dataset, fitted)
+    assert ds.oversampler is fitted and ds.from_cache is False and fits == []
+
+    unfitted = _oversampler()
+    assert not hasattr(unfitted, "index_")
+    ds = DeepSMOTEDataset(tensor_dataset, unfitted, cache_dir=False)
+    assert ds.oversampler is unfitted and hasattr(unfitted, "index_") and fits == [1]
+    assert unfitted.classes_ == [0, 1, 2] and len(ds) == 90

@@ -9,7 +9,7 @@ import torch.multiprocessing as mp
 from torch.utils.data import TensorDataset
 
 from tests.conftest import FAST_OPTIONS, blob_images
-from torch_deepsmote import BalancedBatchSampler, DeepSMOTEDataset
+from torch_deepsmote import BalancedBatchSampler, DeepSMOTE, DeepSMOTEDataset
 
 
 def _worker(rank: int, world_size: int, folder: str, extra: dict) -> None:
@@ -18,8 +18,8 @@ def _worker(rank: int, world_size: int, folder: str, extra: dict) -> None:
     dist.init_process_group("gloo", init_method=f"file://{folder}/rendezvous", rank=rank, world_size=world_size)
     try:
         images, labels = blob_images([40, 16, 8])
-        options = dict(FAST_OPTIONS, epochs=2) | extra
-        ds = DeepSMOTEDataset(TensorDataset(images, labels), random_state=0, cache_dir=os.path.join(folder, "cache"), **options)
+        options = dict(FAST_OPTIONS, epochs=2, random_state=0) | extra
+        ds = DeepSMOTEDataset(TensorDataset(images, labels), DeepSMOTE(**options), cache_dir=os.path.join(folder, "cache"))
         state = ds.oversampler.autoencoder_.state_dict()
         weights = torch.cat([state[name].detach().flatten().double() for name in sorted(state)])
         sampler = BalancedBatchSampler(ds.targets, 12, generator=0, num_batches=10)

@@ -15,14 +15,25 @@ from torch_deepsmote import (
     ConvAutoencoder,
     DeepSMOTE,
     DeepSMOTEDataset,
+    Recipe,
     fit_autoencoder,
     kneighbors,
 )
-from torch_deepsmote import _keops, cache
+from torch_deepsmote._utils.files import read_envelope, write_envelope
+from torch_deepsmote.data.cache import entry_path
+from torch_deepsmote.latent import keops as _keops
 
-from torch_deepsmote.conftest import FAST_OPTIONS, blob_images
+from tests.conftest import FAST_OPTIONS, blob_images
 
 OPTIONS = dict(FAST_OPTIONS, random_state=0, device="cpu")
+
+
+def _oversampler(**options):
+    return DeepSMOTE(**(OPTIONS | options))
+
+
+def _load_entry(folder, key):
+    return read_envelope(entry_path(folder, key), key)
 
 
 class ListDataset(torch.utils.data.Dataset):
@@ -83,8 +94,8 @@ def _flip(path, tmp_path):
 
 
 def _foreign_entry(path, tmp_path):
-    payload = cache.read_envelope(path, _key_of(path))
-    cache.write_envelope(path, "0" * 64, payload)  # a valid entry of another fingerprint
+    payload = read_envelope(path, _key_of(path))
+    write_envelope(path, "0" * 64, payload)  # a valid entry of another fingerprint
 
 
 def _plain_torch_file(path, tmp_path):
@@ -118,25 +129,25 @@ def _key_of(path):
 @pytest.mark.filterwarnings("ignore:Detected pickle protocol")  # torch's note on the hostile pickle
 def test_bad_cache_file_is_reported_retrained_and_replaced(damage, reason, fits, tmp_path, isolated_cache):
     dataset = _tensor_dataset()
-    first = DeepSMOTEDataset(dataset, **OPTIONS)
+    first = DeepSMOTEDataset(dataset, _oversampler())
     [path] = isolated_cache.glob("deepsmote-*.pt")
     key = _key_of(path)
-    good = cache.load_entry(isolated_cache, key)
+    good = _load_entry(isolated_cache, key)
     damage(path, tmp_path)
 
     with pytest.warns(UserWarning, match=f"Ignoring the ({reason})|Ignoring the cache file .*({reason})"):
-        second = DeepSMOTEDataset(dataset, **OPTIONS)
+        second = DeepSMOTEDataset(dataset, _oversampler())
     assert len(fits) == 2 and not second.from_cache
     assert not (tmp_path / "pwned").exists()  # the hostile payload never ran
-    restored = cache.load_entry(isolated_cache, key)  # the bad file was replaced by a good one
+    restored = _load_entry(isolated_cache, key)  # the bad file was replaced by a good one
     assert torch.equal(restored["autoencoder"]["decoder.0.weight"], good["autoencoder"]["decoder.0.weight"])
-    third = DeepSMOTEDataset(dataset, **OPTIONS)
+    third = DeepSMOTEDataset(dataset, _oversampler())
     assert len(fits) == 2 and third.from_cache
     assert torch.equal(first[60][0], third[60][0])
 
 
 def test_cache_entry_carries_fingerprint_and_checksum(isolated_cache):
-    DeepSMOTEDataset(_tensor_dataset(), **OPTIONS)
+    DeepSMOTEDataset(_tensor_dataset(), _oversampler())
     [path] = isolated_cache.glob("deepsmote-*.pt")
     envelope = torch.load(path, weights_only=True)
     assert set(envelope) == {"format", "fingerprint", "sha256", "payload_bytes"}
@@ -147,7 +158,7 @@ def test_cache_entry_carries_fingerprint_and_checksum(isolated_cache):
 @pytest.fixture(scope="module")
 def fitted():
     images, labels = blob_images([30, 12, 6])
-    return DeepSMOTE(**{k: v for k, v in OPTIONS.items()}).fit(images, labels)
+    return _oversampler().fit(images, labels)
 
 
 @pytest.mark.parametrize(
@@ -172,11 +183,11 @@ IMAGES, LABELS = blob_images([30, 12, 6])
 
 
 def _fit(X=IMAGES, y=LABELS, **options):
-    return DeepSMOTE(**(OPTIONS | options)).fit(X, y)
+    return _oversampler(**options).fit(X, y)
 
 
-def _wrap(dataset, **options):
-    return DeepSMOTEDataset(dataset, **(OPTIONS | {"cache_dir": False} | options))
+def _wrap(dataset, targets=None, **options):
+    return DeepSMOTEDataset(dataset, _oversampler(**options), targets=targets, cache_dir=False)
 
 
 def _float_images(value, where=(5, 0, 0, 0)):
@@ -201,12 +212,12 @@ CATALOGUE = [
     # (id, call, exception type, [fragments the message must contain: the parameter and the value])
     ("empty-dataset", lambda: _wrap(ListDataset([])), ValueError, ["`dataset`", "0 items"]),
     ("empty-X", lambda: _fit(IMAGES[:0], LABELS[:0]), ValueError, ["`X`", "(0, 1, 8, 8)"]),
-    ("one-class", lambda: _fit(IMAGES[:30], LABELS[:30]), ValueError, ["`sampling_strategy`", "{0: 30}", "1 class"]),
-    ("absent-class-in-dict", lambda: _fit(sampling_strategy={0: 30, 7: 30}), ValueError, ["`sampling_strategy`", "{0: 30, 7: 30}", "{7}"]),
-    ("float-labels", lambda: _fit(y=LABELS.float()), TypeError, ["`y`", "torch.float32"]),
-    ("negative-labels", lambda: _fit(y=LABELS - 1), ValueError, ["`y`", "-1"]),
-    ("label-count", lambda: _fit(y=LABELS[:-1]), ValueError, ["`y`", "(47,)", "(48)"]),
-    ("dataset-targets-count", lambda: _wrap(_tensor_dataset(), targets=LABELS[:-2]), ValueError, ["`targets`", "(46,)"]),
+    ("one-class", lambda: _fit(IMAGES[:30], LABELS[:30]), ValueError, ["`y`", "at least 2 classes", "got 1: [0]"]),
+    ("absent-class-in-dict", lambda: _fit(sampling_strategy={0: 30, 7: 30}), ValueError, ["`sampling_strategy`", "class 7", "[0, 1, 2]"]),
+    ("unsortable-labels", lambda: _fit(y=[0] * 30 + ["a"] * 18), TypeError, ["`y`", "sorted", "['int', 'str']"]),
+    ("nan-label", lambda: _fit(y=[0.0] * 47 + [float("nan")]), TypeError, ["`y`", "nan"]),
+    ("label-count", lambda: _fit(y=LABELS[:-1]), ValueError, ["`y`", "got 47 labels", "(48)"]),
+    ("dataset-targets-count", lambda: _wrap(_tensor_dataset(), targets=LABELS[:-2]), ValueError, ["`targets`", "got 46 labels", "(48)"]),
     ("mixed-image-sizes", lambda: _wrap(_mixed((1, 9, 9))), ValueError, ["`dataset`", "item 5", "(1, 9, 9)"]),
     ("mixed-channel-counts", lambda: _wrap(_mixed((3, 8, 8))), ValueError, ["`dataset`", "item 5", "(3, 8, 8)"]),
     ("nan-pixels", lambda: _fit(_float_images(float("nan"))), ValueError, ["`X`", "1 NaN or infinite"]),
@@ -226,9 +237,9 @@ CATALOGUE = [
     ("kneighbors-unknown-backend", lambda: kneighbors(torch.rand(5, 2), 2, backend="faiss"), ValueError, ["`backend`", "'faiss'"]),
     ("strategy-unknown-string", lambda: _fit(sampling_strategy="majority"), ValueError, ["`sampling_strategy`", "'majority'"]),
     ("strategy-wrong-type", lambda: _fit(sampling_strategy=[1, 2]), TypeError, ["`sampling_strategy`", "[1, 2]"]),
-    ("strategy-below-current", lambda: _fit(sampling_strategy={1: 5}), ValueError, ["`sampling_strategy`", "{1: 5}", "12"]),
-    ("strategy-negative-count", lambda: _fit(sampling_strategy={1: -4}), ValueError, ["`sampling_strategy`", "{1: -4}"]),
-    ("strategy-float-multiclass", lambda: _fit(sampling_strategy=0.5), ValueError, ["`sampling_strategy`", "0.5", "binary"]),
+    ("strategy-below-current", lambda: _fit(sampling_strategy={1: 5}), ValueError, ["`sampling_strategy`", "5 images of class 1", "12"]),
+    ("strategy-negative-count", lambda: _fit(sampling_strategy={1: -4}), ValueError, ["`sampling_strategy[1]`", "got -4"]),
+    ("strategy-float-multiclass", lambda: _fit(sampling_strategy=0.5), ValueError, ["`sampling_strategy`", "float only with two classes", "3 classes"]),
     ("strategy-callable-junk", lambda: _fit(sampling_strategy=lambda y: [3]), TypeError, ["`sampling_strategy`", "[3]", "list"]),
     ("sampler-batch-zero", lambda: BalancedBatchSampler(LABELS, 0), ValueError, ["`batch_size`", "got 0"]),
     ("sampler-batch-below-classes", lambda: BalancedBatchSampler(LABELS, 2), ValueError, ["`batch_size`", "(3)", "got 2"]),
@@ -239,13 +250,17 @@ CATALOGUE = [
     ("fit_autoencoder-epochs-negative", lambda: _fit_ae(epochs=-3), ValueError, ["`epochs`", "got -3"]),
     ("fit_autoencoder-label-count", lambda: _fit_ae(labels=LABELS[:5]), ValueError, ["`images`", "48 images", "(5,)"]),
     ("fit_autoencoder-unknown-penalty", lambda: _fit_ae(penalty="l1"), ValueError, ["`penalty`", "'l1'"]),
-    ("unknown-penalty", lambda: _fit(penalty="l1"), ValueError, ["`penalty`", "'l1'", "'paper'"]),
+    ("unknown-penalty", lambda: Recipe(penalty="l1"), ValueError, ["`recipe.penalty`", "'l1'", "'paper'"]),
+    ("unknown-recipe", lambda: _fit(recipe="papr"), ValueError, ["`recipe`", "'papr'", "'paper'"]),
+    ("recipe-wrong-type", lambda: _fit(recipe={"penalty": "paper"}), ValueError, ["`recipe`", "type dict"]),
     ("unknown-knn-backend", lambda: _fit(knn_backend="faiss"), ValueError, ["`knn_backend`", "'faiss'", "'keops'"]),
     ("negative-random-state", lambda: _fit(random_state=-1), ValueError, ["`random_state`", "got -1"]),
-    ("non-positive-lr", lambda: _fit(lr=0.0), ValueError, ["`lr`", "got 0.0"]),
+    ("non-positive-lr", lambda: Recipe(lr=0.0), ValueError, ["`recipe.lr`", "got 0.0"]),
+    ("max-gap-zero", lambda: Recipe(max_gap=0), ValueError, ["`recipe.max_gap`", "got 0"]),
     ("unknown-device", lambda: _fit(device="gpu7"), ValueError, ["`device`", "'gpu7'"]),
     ("non-image-items", lambda: _wrap(ListDataset([("a", 0), ("b", 1)])), TypeError, ["`dataset`", "str"]),
-    ("unfitted-oversampler", lambda: _wrap(_tensor_dataset(), oversampler=DeepSMOTE()), ValueError, ["`oversampler`", "fitted=False"]),
+    ("oversampler-wrong-type", lambda: DeepSMOTEDataset(_tensor_dataset(), "paper"), TypeError, ["`oversampler`", "str"]),
+    ("fresh-per-epoch-not-bool", lambda: DeepSMOTEDataset(_tensor_dataset(), fresh_per_epoch=1), TypeError, ["`fresh_per_epoch`", "1"]),
 ]
 
 

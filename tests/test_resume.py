@@ -13,11 +13,12 @@ import pytest
 import torch
 from torch.utils.data import TensorDataset
 
-from torch_deepsmote import ConvAutoencoder, DeepSMOTEDataset, fit_autoencoder
-from torch_deepsmote import cache
+from torch_deepsmote import ConvAutoencoder, DeepSMOTE, DeepSMOTEDataset, fit_autoencoder
+from torch_deepsmote._utils.files import read_envelope, write_envelope
+from torch_deepsmote.data.cache import entry_path
 from torch_deepsmote.nn.ranges import to_network_range
 
-from torch_deepsmote.conftest import FAST_OPTIONS, blob_images
+from tests.conftest import FAST_OPTIONS, blob_images
 
 REPO = Path(__file__).resolve().parents[1]
 EPOCHS = 4
@@ -131,7 +132,7 @@ def test_killed_dataset_construction_resumes_from_the_cache_folder(tmp_path):
         import torch
         from torch.utils.data import TensorDataset
         import torch_deepsmote.oversampler as oversampler
-        from torch_deepsmote import DeepSMOTEDataset
+        from torch_deepsmote import DeepSMOTE, DeepSMOTEDataset
         from tests.conftest import blob_images
 
         original = oversampler.fit_autoencoder
@@ -143,14 +144,14 @@ def test_killed_dataset_construction_resumes_from_the_cache_folder(tmp_path):
             return original(*args, **kwargs, callback=die)
 
         oversampler.fit_autoencoder = dying
-        DeepSMOTEDataset(TensorDataset(*blob_images([30, 12, 6])), cache_dir=sys.argv[1], **%r)
+        DeepSMOTEDataset(TensorDataset(*blob_images([30, 12, 6])), DeepSMOTE(**%r), cache_dir=sys.argv[1])
         """ % options
     _killed_child(child, tmp_path, str(folder))
     partial = list(folder.glob("deepsmote-*.partial.pt"))
     assert len(partial) == 1 and not list(folder.glob("*.tmp"))
 
-    resumed = DeepSMOTEDataset(TensorDataset(*blob_images([30, 12, 6])), cache_dir=folder, **options)
-    fresh = DeepSMOTEDataset(TensorDataset(*blob_images([30, 12, 6])), cache_dir=False, **options)
+    resumed = DeepSMOTEDataset(TensorDataset(*blob_images([30, 12, 6])), DeepSMOTE(**options), cache_dir=folder)
+    fresh = DeepSMOTEDataset(TensorDataset(*blob_images([30, 12, 6])), DeepSMOTE(**options), cache_dir=False)
     assert not partial[0].exists() and len(list(folder.glob("deepsmote-*.pt"))) == 1
     assert resumed.oversampler.history_ == fresh.oversampler.history_
     assert _same_weights(resumed.oversampler.autoencoder_, fresh.oversampler.autoencoder_)
@@ -176,14 +177,14 @@ def test_killed_cache_write_leaves_nothing_under_the_real_name(tmp_path, monkeyp
     key = "f" * 64
     monkeypatch.setattr(torch, "save", _dies_midway(torch.save))
     with pytest.raises(_Interrupted):
-        cache.save_entry(tmp_path, key, {"weights": torch.ones(3)})
-    assert not cache.entry_path(tmp_path, key).exists()
+        write_envelope(entry_path(tmp_path, key), key, {"weights": torch.ones(3)})
+    assert not entry_path(tmp_path, key).exists()
     assert list(tmp_path.iterdir()) == []  # the temporary file is cleaned up too
 
 
 def test_killed_cache_overwrite_keeps_the_previous_entry(tmp_path, monkeypatch):
     key = "e" * 64
-    cache.save_entry(tmp_path, key, {"weights": torch.ones(3)})
+    write_envelope(entry_path(tmp_path, key), key, {"weights": torch.ones(3)})
     real_save = torch.save
     calls = []
 
@@ -196,7 +197,7 @@ def test_killed_cache_overwrite_keeps_the_previous_entry(tmp_path, monkeypatch):
 
     monkeypatch.setattr(torch, "save", second_save_dies)
     with pytest.raises(_Interrupted):
-        cache.save_entry(tmp_path, key, {"weights": torch.zeros(3)})
+        write_envelope(entry_path(tmp_path, key), key, {"weights": torch.zeros(3)})
     monkeypatch.setattr(torch, "save", real_save)
-    assert [p.name for p in tmp_path.iterdir()] == [cache.entry_path(tmp_path, key).name]
-    assert torch.equal(cache.load_entry(tmp_path, key)["weights"], torch.ones(3))
+    assert [p.name for p in tmp_path.iterdir()] == [entry_path(tmp_path, key).name]
+    assert torch.equal(read_envelope(entry_path(tmp_path, key), key)["weights"], torch.ones(3))

@@ -22,12 +22,20 @@ def _as_list(labels: Any, name: str) -> list[Hashable]:
         if labels.ndim != 1:
             raise ValueError(f"`{name}` must be 1-D, got shape {tuple(labels.shape)}.")
         return labels.tolist()
-    if isinstance(labels, (str, bytes)) or not isinstance(labels, Sequence):
-        try:
-            labels = list(labels)
-        except TypeError as error:
-            raise TypeError(f"`{name}` must be a 1-D sequence of labels, got {type(labels).__name__}.") from error
-    return list(labels)
+    try:
+        values = list(labels) if not isinstance(labels, (str, bytes)) else None
+    except TypeError:
+        values = None
+    if values is None:
+        raise TypeError(f"`{name}` must be a 1-D sequence of labels, got {type(labels).__name__}.")
+    return [_scalar(value) for value in values]
+
+
+def _scalar(value: Any) -> Any:
+    """A 0-d tensor or array label (as a ``TensorDataset`` yields) as its Python value."""
+    if isinstance(value, (torch.Tensor, np.ndarray)) and value.ndim == 0:
+        return value.item()
+    return value
 
 
 @dataclass(frozen=True)

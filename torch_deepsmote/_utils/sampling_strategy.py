@@ -79,7 +79,7 @@ def _from_counts(wanted: Mapping, coding: LabelCoding, counts: list[int]) -> "Or
 def _from_ratio(ratio: float, coding: LabelCoding, counts: list[int]) -> "OrderedDict[int, int]":
     if len(counts) != 2:
         raise ValueError(
-            f"`sampling_strategy` can be a float only with two classes, got {len(counts)} classes "
+            f"`sampling_strategy`={ratio} is a float, which needs two classes, got {len(counts)} classes "
             f"{list(coding.classes)}: pass a dict {{class: final count}} instead."
         )
     if not 0.0 < ratio <= 1.0:
