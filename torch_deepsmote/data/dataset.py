@@ -14,7 +14,7 @@ from torch_deepsmote._utils.seeding import mix_seed
 from torch_deepsmote._utils.validation import check_bool, check_int
 from torch_deepsmote.data.cache import fit_or_load
 from torch_deepsmote.data.items import RawFormat
-from torch_deepsmote.data.reading import read_format, read_images, read_targets
+from torch_deepsmote.data.reading import base_attribute, read_format, read_images, read_targets
 from torch_deepsmote.latent.smote import SmoteDraw
 from torch_deepsmote.oversampler import DeepSMOTE
 
@@ -139,12 +139,23 @@ class DeepSMOTEDataset(Dataset):
 
     @property
     def classes(self) -> list[Any]:
-        """The base dataset's ``classes`` (names) where it has them, else the sorted labels."""
-        return list(getattr(self.dataset, "classes", self._classes))
+        """The base dataset's ``classes`` (names; a ``Subset``'s parent's too) where it has
+        them, else the sorted labels."""
+        names = base_attribute(self.dataset, "classes")
+        return list(self._classes if names is None else names)
 
     @property
     def class_to_idx(self) -> dict:
-        return getattr(self.dataset, "class_to_idx", {c: c for c in self._classes})
+        mapping = base_attribute(self.dataset, "class_to_idx")
+        return {c: c for c in self._classes} if mapping is None else mapping
+
+    def _class_names(self) -> list[Any]:
+        """The name of each class, in code order: ``classes[label]`` where the base names
+        its classes and the labels index them (torchvision's convention), else the label."""
+        names = base_attribute(self.dataset, "classes")
+        if names is None or not self._integer_labels or not all(0 <= c < len(names) for c in self._classes):
+            return list(self._classes)
+        return [names[c] for c in self._classes]
 
     @property
     def epoch(self) -> int:
@@ -255,7 +266,7 @@ class DeepSMOTEDataset(Dataset):
         return "\n".join([head] + ["    " + line for line in body])
 
     def extra_repr(self) -> str:
-        names = self.classes if len(self.classes) == len(self._classes) else list(self._classes)
+        names = self._class_names()
         before = torch.bincount(self._codes[: self.n_real], minlength=len(self._classes)).tolist()
         after = torch.bincount(self._codes, minlength=len(self._classes)).tolist()
         counts = ", ".join(f"{name}: {b}→{a}" for name, b, a in zip(names, before, after))

@@ -12,7 +12,7 @@ from tqdm.auto import tqdm
 from torch_deepsmote.data.items import RawFormat
 from torch_deepsmote._utils.labels import LabelCoding
 
-__all__ = ["read_targets", "read_format", "read_images"]
+__all__ = ["base_attribute", "read_format", "read_images", "read_targets"]
 
 
 def read_targets(dataset: Dataset, targets: Any, progress: bool) -> LabelCoding:
@@ -35,6 +35,13 @@ def read_targets(dataset: Dataset, targets: Any, progress: bool) -> LabelCoding:
             f"`targets` must hold one label per item of `dataset` ({n_items}), got {len(coding.codes)} labels."
         )
     return coding
+
+
+def base_attribute(dataset: Dataset, name: str) -> Any:
+    """``dataset.<name>``, or its parent's through ``Subset`` wrappers; ``None`` if absent."""
+    while getattr(dataset, name, None) is None and isinstance(dataset, torch.utils.data.Subset):
+        dataset = dataset.dataset
+    return getattr(dataset, name, None)
 
 
 def _stored_targets(dataset: Dataset) -> Any:

@@ -38,41 +38,33 @@ def _divide(numerator: int, denominator: int, *, round_up: bool) -> int:
     return -(-numerator // denominator) if round_up else numerator // denominator
 
 
-def _label_array(targets: Any) -> np.ndarray:
-    """Return ``targets`` as a numpy array of labels, of any shape, refusing floating-point labels.
+def _label_array(targets: Any) -> tuple[np.ndarray, Any]:
+    """Return ``targets`` as a numpy array of labels (of any shape) and its dtype as given.
 
-    A list of strings mixed with other labels becomes an object array: numpy would
-    otherwise turn ``[1, "1"]`` into two equal strings.
+    The dtype is the tensor's for a tensor (so messages name ``torch.float32``), else
+    the array's. A list of strings mixed with other labels becomes an object array:
+    numpy would otherwise turn ``[1, "1"]`` into two equal strings.
     """
     if isinstance(targets, torch.Tensor):
-        if targets.dtype.is_floating_point or targets.dtype.is_complex:
-            raise TypeError(
-                f"`targets` must be {_ACCEPTED_TARGETS}, got a tensor of dtype {targets.dtype} "
-                "(cast whole-number labels with `.long()`)."
-            )
-        return targets.detach().cpu().numpy()
+        labels = targets.detach().cpu()
+        labels = labels.double() if labels.dtype.is_floating_point else labels  # numpy lacks bfloat16
+        return labels.numpy(), targets.dtype
     if isinstance(targets, np.ndarray):
-        labels = targets
-    elif isinstance(targets, (str, bytes)) or not isinstance(targets, Iterable):
+        return targets, targets.dtype
+    if isinstance(targets, (str, bytes)) or not isinstance(targets, Iterable):
         raise TypeError(f"`targets` must be {_ACCEPTED_TARGETS}, got {type(targets).__name__}.")
-    else:
-        items = list(targets)
-        try:
-            labels = np.asarray(items)
-        except ValueError as error:
-            raise ValueError(
-                f"`targets` must be {_ACCEPTED_TARGETS}, got a ragged nested sequence."
-            ) from error
-        text = str if labels.dtype.kind == "U" else bytes
-        if labels.dtype.kind in "US" and not all(isinstance(item, text) for item in items):
-            labels = np.empty(len(items), dtype=object)
-            labels[:] = items
-    if labels.dtype.kind in "fc":
-        raise TypeError(
-            f"`targets` must be {_ACCEPTED_TARGETS}, got floating-point labels of dtype "
-            f"{labels.dtype} (cast whole-number labels to int)."
-        )
-    return labels
+    items = list(targets)
+    try:
+        labels = np.asarray(items)
+    except ValueError as error:
+        raise ValueError(
+            f"`targets` must be {_ACCEPTED_TARGETS}, got a ragged nested sequence."
+        ) from error
+    text = str if labels.dtype.kind == "U" else bytes
+    if labels.dtype.kind in "US" and not all(isinstance(item, text) for item in items):
+        labels = np.empty(len(items), dtype=object)
+        labels[:] = items
+    return labels, labels.dtype
 
 
 def _encode_targets(targets: Any) -> tuple[dict[Hashable, int], np.ndarray]:
@@ -81,11 +73,16 @@ def _encode_targets(targets: Any) -> tuple[dict[Hashable, int], np.ndarray]:
     The code of an item is the position of its label in the sorted distinct labels,
     as a 1-D int64 array of the items' length.
     """
-    labels = _label_array(targets)
+    labels, dtype = _label_array(targets)
     if labels.ndim != 1:
         raise ValueError(f"`targets` must be {_ACCEPTED_TARGETS}, got shape {labels.shape}.")
     if labels.size == 0:
         raise ValueError(f"`targets` must be {_ACCEPTED_TARGETS}, got an empty sequence.")
+    if labels.dtype.kind in "fc":
+        raise TypeError(
+            f"`targets` must be {_ACCEPTED_TARGETS}, got floating-point labels of dtype {dtype} "
+            "(cast whole-number labels to int)."
+        )
     try:
         classes, codes, counts = np.unique(labels, return_inverse=True, return_counts=True)
         class_counts = dict(zip(classes.tolist(), counts.tolist()))
@@ -169,8 +166,8 @@ class BalancedBatchSampler(Sampler[list[int]]):
             ``1`` and ``"a"``, or ``None``); or a non-int ``batch_size``,
             ``num_batches``, ``num_replicas``, ``rank`` or ``generator`` seed (bools
             are refused).
-        ValueError: Empty, ragged or non-1-D ``targets``, ``batch_size`` below 1 or below the
-            number of classes, ``rank`` outside ``[0, num_replicas)``, or
+        ValueError: Empty, ragged or non-1-D ``targets``, ``batch_size`` below 1 or
+            below the number of classes, ``rank`` outside ``[0, num_replicas)``, or
             ``generator=None`` with ``num_replicas > 1``.
     """
 
