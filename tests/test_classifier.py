@@ -15,7 +15,9 @@ def learning_rates(schedule: str, epochs: int = 2, lr: float = 1e-2) -> list[flo
     generator = torch.Generator().manual_seed(0)
     data = TensorDataset(torch.rand(24, 1, 8, 8, generator=generator), torch.arange(24) % 3)
     seen: list[float] = []
-    handle = register_optimizer_step_pre_hook(lambda optimizer, args, kwargs: seen.append(optimizer.param_groups[0]["lr"]))
+    handle = register_optimizer_step_pre_hook(
+        lambda optimizer, args, kwargs: seen.append(optimizer.param_groups[0]["lr"])
+    )
     try:
         train_classifier(SmallCNN(1, 3, width=4), DataLoader(data, batch_size=8), epochs=epochs, lr=lr,
                          schedule=schedule, progress=False)

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import collections
 import gzip
+import hashlib
 import os
 import pickle
 import struct
+import sys
 import warnings
 from pathlib import Path
 
@@ -14,9 +16,10 @@ import numpy as np
 import pytest
 import scipy.io
 import torch
+import torchvision.datasets
 from PIL import Image
 
-from torch_deepsmote import _celeba
+from torch_deepsmote.evaluation import celeba as _celeba
 from torch_deepsmote.evaluation.datasets import (
     CELEBA_HAIR_ATTRIBUTES,
     CELEBA_HAIR_COLOURS,
@@ -82,6 +85,31 @@ def write_svhn(path: Path, labels: list[int], seed: int = 2) -> np.ndarray:
     path.parent.mkdir(parents=True, exist_ok=True)
     scipy.io.savemat(str(path), {"X": x, "y": np.array(labels, dtype=np.uint8).reshape(-1, 1)})
     return x
+
+
+def md5(path: Path) -> str:
+    return hashlib.md5(path.read_bytes()).hexdigest()
+
+
+@pytest.fixture
+def torchvision_reads(monkeypatch) -> list[str]:
+    """Names of torchvision's data-set classes that read files, in call order."""
+    reads = []
+
+    def spy(name: str) -> None:
+        original = getattr(torchvision.datasets, name)
+
+        class Spy(original):
+            def __init__(self, *args, **kwargs):
+                super().__init__(*args, **kwargs)
+                reads.append(name)
+
+        Spy.__name__ = name  # MNIST and FashionMNIST find their folder by class name
+        monkeypatch.setattr(torchvision.datasets, name, Spy)
+
+    for name in ("MNIST", "FashionMNIST", "CIFAR10", "SVHN", "CelebA"):
+        spy(name)
+    return reads
 
 
 # --------------------------------------------------------------------------- profiles
@@ -234,6 +262,12 @@ def test_load_digits_images_scales_exactly():
     assert np.array_equal(labels.numpy(), load_digits().target)
 
 
+def test_load_digits_images_without_scikit_learn_names_the_extra(monkeypatch):
+    monkeypatch.setitem(sys.modules, "sklearn.datasets", None)
+    with pytest.raises(ImportError, match=r'load_digits_images needs scikit-learn.*torch_deepsmote\[demo\]'):
+        load_dataset("digits")
+
+
 # --------------------------------------------------------------------------- IDX
 
 
@@ -299,17 +333,69 @@ def test_load_idx_rejects_corrupt_files(tmp_path):
         load_idx(tmp_path)
 
 
+@pytest.mark.parametrize("folder, dataset", [("MNIST", "mnist"), ("FashionMNIST", "fashion-mnist")])
+def test_load_idx_torchvision_and_own_parser_agree(tmp_path, torchvision_reads, folder, dataset):
+    """torchvision's layout (both splits decompressed) goes to torchvision; the same bytes gzipped
+    in a flat folder go to this module's parser; both give the same tensors."""
+    raw = tmp_path / "torchvision" / folder / "raw"
+    for train, seed in ((True, 4), (False, 5)):
+        write_mnist_like(raw, n=7, seed=seed, train=train)
+        write_mnist_like(tmp_path / "flat", n=7, seed=seed, train=train, gz=True)
+    for train in (True, False):
+        torchvision_reads.clear()
+        by_torchvision = load_dataset(dataset, tmp_path / "torchvision", train=train)
+        assert torchvision_reads == [folder]
+        by_parser = load_idx(tmp_path / "flat", train=train)
+        assert torchvision_reads == [folder]
+        direct = getattr(torchvision.datasets, folder)(tmp_path / "torchvision", train=train)
+        for images, labels in (by_torchvision, by_parser):
+            assert images.dtype == torch.uint8 and images.shape == (7, 1, 4, 3)
+            assert labels.dtype == torch.int64
+            assert torch.equal(images[:, 0], direct.data) and torch.equal(labels, direct.targets)
+
+
+def test_load_idx_hands_torchvision_layout_with_one_split_to_own_parser(tmp_path, torchvision_reads):
+    images, labels = write_mnist_like(tmp_path / "MNIST" / "raw", train=True)  # no t10k files
+    got_images, got_labels = load_dataset("mnist", tmp_path)
+    assert torchvision_reads == []
+    assert np.array_equal(got_images[:, 0].numpy(), images) and np.array_equal(got_labels.numpy(), labels)
+
+
+def test_load_idx_malformed_file_in_torchvision_layout_gets_own_message(tmp_path, torchvision_reads):
+    raw = tmp_path / "FashionMNIST" / "raw"
+    write_mnist_like(raw, train=False)
+    images, _ = write_mnist_like(raw, train=True)
+    write_idx(raw / "train-images-idx3-ubyte", images[:4])
+    with pytest.raises(ValueError, match="4 images but"):  # torchvision reads them without a check
+        load_dataset("fashion-mnist", tmp_path)
+    assert torchvision_reads == ["FashionMNIST"]
+    path = raw / "train-labels-idx1-ubyte"
+    path.write_bytes(path.read_bytes()[:-1])
+    with pytest.raises(ValueError, match="announces"):  # torchvision refuses them
+        load_dataset("fashion-mnist", tmp_path)
+    assert torchvision_reads == ["FashionMNIST"]
+
+
 @pytest.mark.skipif(
     not (DEBIAN_FASHION_MNIST / "train-images-idx3-ubyte.gz").is_file(),
     reason=f"Debian package dataset-fashion-mnist not installed ({DEBIAN_FASHION_MNIST})",
 )
-def test_debian_fashion_mnist():
-    images, labels = load_dataset("fashion-mnist", train=True)
-    assert images.shape == (60000, 1, 28, 28) and images.dtype == torch.uint8
-    assert torch.bincount(labels).tolist() == [6000] * 10
-    images, labels = load_dataset("fashion-mnist", train=False)
-    assert images.shape == (10000, 1, 28, 28)
-    assert torch.bincount(labels).tolist() == [1000] * 10
+def test_debian_fashion_mnist(tmp_path, torchvision_reads):
+    """The Debian folder (flat, gzipped) is read by this module's parser, its decompressed copy in
+    torchvision's layout by torchvision: the same 70000 images and labels, in the same order."""
+    raw = tmp_path / "FashionMNIST" / "raw"
+    raw.mkdir(parents=True)
+    for packed in DEBIAN_FASHION_MNIST.glob("*-ubyte.gz"):
+        (raw / packed.stem).write_bytes(gzip.decompress(packed.read_bytes()))
+    for train, (n, per_class) in ((True, (60000, 6000)), (False, (10000, 1000))):
+        images, labels = load_dataset("fashion-mnist", train=train)
+        assert images.shape == (n, 1, 28, 28) and images.dtype == torch.uint8
+        assert torch.bincount(labels).tolist() == [per_class] * 10
+        assert torchvision_reads == []
+        by_torchvision = load_dataset("fashion-mnist", tmp_path, train=train)
+        assert torchvision_reads == ["FashionMNIST"]
+        assert torch.equal(by_torchvision[0], images) and torch.equal(by_torchvision[1], labels)
+        torchvision_reads.clear()
 
 
 # --------------------------------------------------------------------------- CIFAR-10
@@ -330,6 +416,27 @@ def test_load_cifar10_round_trip(tmp_path, bytes_keys):
     test_images, test_labels = load_cifar10(tmp_path / "cifar-10-batches-py", train=False)
     assert test_images.shape == (3, 3, 32, 32)
     assert test_labels.tolist() == written["test_batch"][1]
+
+
+def test_load_cifar10_torchvision_and_own_reader_agree(tmp_path, monkeypatch, torchvision_reads):
+    """With the fixture's checksums in place of the official ones, torchvision's CIFAR10 reads
+    the folder; with the official ones it refuses, and this module's reader gives the same."""
+    folder = tmp_path / "cifar-10-batches-py"
+    write_cifar(folder, per_batch=3, test=4)
+    (folder / "batches.meta").write_bytes(pickle.dumps({"label_names": [str(i) for i in range(10)]}))
+    own = {train: load_cifar10(tmp_path, train=train) for train in (True, False)}
+    assert torchvision_reads == []
+    cifar = torchvision.datasets.cifar.CIFAR10
+    for attribute in ("train_list", "test_list"):
+        entries = [[name, md5(folder / name)] for name, _ in getattr(cifar, attribute)]
+        monkeypatch.setattr(cifar, attribute, entries)
+    monkeypatch.setattr(cifar, "meta", {**cifar.meta, "md5": md5(folder / "batches.meta")})
+    for train, n in ((True, 15), (False, 4)):
+        images, labels = load_cifar10(folder, train=train)  # the folder itself or its parent
+        assert images.shape == (n, 3, 32, 32) and images.is_contiguous()
+        assert torch.equal(images, own[train][0]) and torch.equal(labels, own[train][1])
+        assert labels.dtype == torch.int64
+    assert torchvision_reads == ["CIFAR10", "CIFAR10"]
 
 
 def test_load_cifar10_missing_batch(tmp_path):
@@ -373,6 +480,27 @@ def test_load_svhn_subfolder_and_dispatcher(tmp_path):
     write_svhn(tmp_path / "SVHN" / "test_32x32.mat", [3, 4])
     images, labels = load_dataset("svhn", tmp_path, train=False)
     assert images.shape == (2, 3, 32, 32) and labels.tolist() == [3, 4]
+
+
+def test_load_svhn_torchvision_and_own_reader_agree(tmp_path, monkeypatch, torchvision_reads):
+    path = tmp_path / "svhn" / "test_32x32.mat"
+    write_svhn(path, [10, 4, 1, 10, 7, 9])
+    own = load_svhn(tmp_path, split="test")
+    assert torchvision_reads == []
+    svhn = torchvision.datasets.svhn.SVHN
+    monkeypatch.setitem(svhn.split_list, "test", [*svhn.split_list["test"][:2], md5(path)])
+    images, labels = load_svhn(tmp_path, split="test")
+    assert torchvision_reads == ["SVHN"]
+    assert images.is_contiguous() and labels.dtype == torch.int64
+    assert torch.equal(images, own[0]) and torch.equal(labels, own[1])
+    assert labels.tolist() == [0, 4, 1, 0, 7, 9]
+
+
+def test_load_svhn_without_scipy_names_the_extra(tmp_path, monkeypatch):
+    write_svhn(tmp_path / "train_32x32.mat", [1, 2])
+    monkeypatch.setitem(sys.modules, "scipy.io", None)
+    with pytest.raises(ImportError, match=r'load_svhn needs scipy.*pip install "torch_deepsmote\[demo\]"'):
+        load_svhn(tmp_path)
 
 
 def test_load_svhn_errors(tmp_path):
@@ -489,6 +617,37 @@ def test_load_celeba_labels_partitions_and_drop_rule(tmp_path):
     assert np.array_equal(test_images[1].numpy(), torchvision_pipeline(image_folder / "000010.jpg"))
     assert load_celeba(tmp_path, "valid", progress=False)[1].tolist() == [0]
     assert load_celeba(tmp_path, "all", progress=False)[1].tolist() == [0, 1, 2, 3, 4, 0, 2, 3]
+
+
+def test_load_celeba_torchvision_and_own_lists_agree(tmp_path, monkeypatch, torchvision_reads):
+    """With the fixture's checksums in place of the official ones, torchvision's CelebA reads the
+    lists of a ``celeba`` folder; without them this module's reader does: same images, labels."""
+    folder = tmp_path / "celeba"
+    write_celeba(folder)
+    names = [name for name, *_ in CELEBA_FIXTURE]
+    (folder / "identity_CelebA.txt").write_text("".join(f"{name} {i}\n" for i, name in enumerate(names)))
+    (folder / "list_bbox_celeba.txt").write_text(
+        f"{len(names)}\nimage_id x_1 y_1 width height\n" + "".join(f"{name} 1 2 3 4\n" for name in names)
+    )
+    landmarks = " ".join(["lefteye_x", "lefteye_y", "righteye_x", "righteye_y", "nose_x", "nose_y",
+                          "leftmouth_x", "leftmouth_y", "rightmouth_x", "rightmouth_y"])
+    (folder / "list_landmarks_align_celeba.txt").write_text(
+        f"{len(names)}\n{landmarks}\n" + "".join(f"{name} {' '.join(['5'] * 10)}\n" for name in names)
+    )
+    splits = ("train", "valid", "test", "all")
+    own = {split: load_celeba(tmp_path, split, progress=False) for split in splits}
+    assert torchvision_reads == []
+    celeba = torchvision.datasets.celeba.CelebA
+    file_list = [(file_id, md5(folder / name) if (folder / name).is_file() else checksum, name)
+                 for file_id, checksum, name in celeba.file_list]
+    monkeypatch.setattr(celeba, "file_list", file_list)
+    for split in splits:
+        images, labels = load_celeba(tmp_path, split, progress=False)
+        assert torch.equal(images, own[split][0]) and torch.equal(labels, own[split][1])
+    # torchvision cannot select a split of one image (it iterates over a 0-d tensor): the
+    # fixture's "valid" split is read by this module's reader
+    assert torchvision_reads == ["CelebA", "CelebA", "CelebA"]
+    assert own["train"][1].tolist() == [0, 1, 3, 4, 2]
 
 
 def test_load_celeba_crops_the_central_square(tmp_path):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import sys
 import warnings
 
 import numpy as np
@@ -45,6 +46,15 @@ def test_macro_gm_is_imblearn_formula_not_mean_of_per_class_gm():
     per_class_mean = sum(per_class) / 3
     report = imbalanced_report(Y_TRUE, Y_PRED)
     assert abs(report["gm_macro"] - per_class_mean) > 1e-3
+
+
+@pytest.mark.parametrize(
+    "module, library", [("imblearn.metrics", "imbalanced-learn"), ("sklearn.metrics", "scikit-learn")]
+)
+def test_missing_library_is_named_with_the_extra(monkeypatch, module, library):
+    monkeypatch.setitem(sys.modules, module, None)
+    with pytest.raises(ImportError, match=rf'imbalanced_report needs {library}.*pip install "torch_deepsmote\[demo\]"'):
+        imbalanced_report(Y_TRUE, Y_PRED)
 
 
 def test_acsa_is_balanced_accuracy():

@@ -239,7 +239,7 @@ CATALOGUE = [
     ("strategy-wrong-type", lambda: _fit(sampling_strategy=[1, 2]), TypeError, ["`sampling_strategy`", "[1, 2]"]),
     ("strategy-below-current", lambda: _fit(sampling_strategy={1: 5}), ValueError, ["`sampling_strategy`", "5 images of class 1", "12"]),
     ("strategy-negative-count", lambda: _fit(sampling_strategy={1: -4}), ValueError, ["`sampling_strategy[1]`", "got -4"]),
-    ("strategy-float-multiclass", lambda: _fit(sampling_strategy=0.5), ValueError, ["`sampling_strategy`", "float only with two classes", "3 classes"]),
+    ("strategy-float-multiclass", lambda: _fit(sampling_strategy=0.5), ValueError, ["`sampling_strategy`=0.5", "needs two classes", "3 classes"]),
     ("strategy-callable-junk", lambda: _fit(sampling_strategy=lambda y: [3]), TypeError, ["`sampling_strategy`", "[3]", "list"]),
     ("sampler-batch-zero", lambda: BalancedBatchSampler(LABELS, 0), ValueError, ["`batch_size`", "got 0"]),
     ("sampler-batch-below-classes", lambda: BalancedBatchSampler(LABELS, 2), ValueError, ["`batch_size`", "(3)", "got 2"]),

@@ -6,8 +6,8 @@ import pytest
 import torch
 from torch import nn
 
-from torch_deepsmote.nn.ranges import to_network_range
 from torch_deepsmote.baselines.bagan import BAGAN, SeededDropout, base_resolution
+from torch_deepsmote.nn.ranges import to_network_range
 
 COUNTS = [30, 10, 4]
 
@@ -102,7 +102,7 @@ def test_class_gaussians_fit_the_codes(fitted) -> None:
     with torch.no_grad():
         codes = model.encoder_(to_network_range(images)).double()
     eye = torch.eye(model.latent_dim, dtype=torch.float64)
-    for label, count in enumerate(COUNTS):
+    for label in range(len(COUNTS)):
         gaussian = model.gaussians_[label]
         members = codes[labels == label]
         torch.testing.assert_close(gaussian.loc, members.mean(0), rtol=1e-5, atol=1e-6)
@@ -197,3 +197,24 @@ def test_bad_parameters(option: str, value: object, error: type) -> None:
     images, labels = blobs([3, 2])
     with pytest.raises(error, match=option):
         small(**{option: value}).fit(images, labels)
+
+
+def test_estimator_parameters_without_scikit_learn() -> None:
+    model = BAGAN(latent_dim=8, gan_epochs=1)
+    params = model.get_params()
+    assert list(params) == sorted(params) and params["latent_dim"] == 8 and params["lr"] == 5e-5
+    assert repr(model) == "BAGAN(gan_epochs=1, latent_dim=8)"
+    assert model.set_params(lr=1e-3, latent_dim=4) is model
+    assert (model.lr, model.latent_dim) == (1e-3, 4)
+    with pytest.raises(ValueError, match=r"`set_params` accepts only BAGAN's arguments \[.*'width'\], got \['depth'\]"):
+        model.set_params(depth=3)
+    assert model.latent_dim == 4
+    assert BAGAN.__bases__ == (object,)
+
+
+def test_scikit_learn_clone() -> None:
+    base = pytest.importorskip("sklearn.base")
+    model = small(latent_dim=8)
+    copy = base.clone(model)
+    assert copy is not model and type(copy) is BAGAN
+    assert copy.get_params() == model.get_params()

@@ -13,14 +13,15 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from torch_deepsmote._utils.files import atomic_save
 from torch_deepsmote._utils.validation import check_bool, check_option
-from torch_deepsmote.data.cache import atomic_save
+from torch_deepsmote.evaluation.formats import torchvision_dataset
 
 __all__ = ["CELEBA_HAIR_ATTRIBUTES", "load_celeba"]
 
 CELEBA_HAIR_ATTRIBUTES = ("Black_Hair", "Brown_Hair", "Blond_Hair", "Gray_Hair", "Bald")
-_CELEBA_IMAGES, _CELEBA_ATTR, _CELEBA_PARTITION = (
-    "img_align_celeba", "list_attr_celeba.txt", "list_eval_partition.txt"
+_CELEBA_FOLDER, _CELEBA_IMAGES, _CELEBA_ATTR, _CELEBA_PARTITION = (
+    "celeba", "img_align_celeba", "list_attr_celeba.txt", "list_eval_partition.txt"
 )
 _CELEBA_SPLITS = {"train": (0,), "valid": (1,), "test": (2,), "all": (0, 1, 2)}
 _CELEBA_SIZE = 32
@@ -29,7 +30,7 @@ _CELEBA_CACHE_FORMAT = 1
 
 def _find_celeba(root: Path) -> tuple[Path, Path]:
     """The folder holding CelebA's two lists, and its image folder (see :func:`load_celeba`)."""
-    looked = [root, root / "celeba"]
+    looked = [root, root / _CELEBA_FOLDER]
     expected = [_CELEBA_IMAGES + "/", _CELEBA_ATTR, _CELEBA_PARTITION]
     missing = {}
     for folder in looked:
@@ -99,24 +100,37 @@ def _read_celeba_lists(folder: Path, split: str) -> tuple[list[str], np.ndarray]
     return files, table
 
 
+def _torchvision_celeba_lists(folder: Path, split: str) -> tuple[list[str], np.ndarray] | None:
+    """:func:`_read_celeba_lists`'s result read by torchvision's ``CelebA``, or ``None``.
+
+    ``None`` when ``folder`` is not named ``celeba`` or torchvision refuses its files.
+    """
+    if folder.name != _CELEBA_FOLDER:
+        return None
+    read = torchvision_dataset("CelebA", folder.parent, split=split, target_type="attr")
+    if read is None:
+        return None
+    columns = [read.attr_names.index(name) for name in CELEBA_HAIR_ATTRIBUTES]
+    return list(read.filename), read.attr[:, columns].numpy().astype(bool)
+
+
 def _celeba_image(path: Path) -> np.ndarray:
     """One image as uint8 ``(3, 32, 32)``: central square crop, antialiased bilinear resize.
 
-    Same pixels as torchvision's ``Compose([CenterCrop(min(w, h)), Resize((32, 32))])``
-    on the PIL image (178×218 aligned CelebA images: the usual ``CenterCrop(178)``).
+    torchvision's ``center_crop`` to ``min(w, h)`` (178×178 for the 178×218 aligned
+    images: the usual ``CenterCrop(178)``), then its ``resize`` to 32×32, on the PIL image.
     """
     from PIL import Image
+    from torchvision.transforms.v2 import InterpolationMode
+    from torchvision.transforms.v2.functional import center_crop, resize
 
     try:
         with Image.open(path) as image:
             image = image.convert("RGB")
     except OSError as error:  # unreadable, truncated or not an image
         raise ValueError(f"{path} cannot be read as an image: {error}") from error
-    width, height = image.size
-    side = min(width, height)
-    left, top = int(round((width - side) / 2.0)), int(round((height - side) / 2.0))
-    square = image.crop((left, top, left + side, top + side))
-    small = square.resize((_CELEBA_SIZE, _CELEBA_SIZE), Image.Resampling.BILINEAR)
+    square = center_crop(image, [min(image.size)] * 2)
+    small = resize(square, [_CELEBA_SIZE] * 2, interpolation=InterpolationMode.BILINEAR, antialias=True)
     return np.asarray(small, dtype=np.uint8).transpose(2, 0, 1)
 
 
@@ -174,6 +188,14 @@ def load_celeba(
     ``list_attr_celeba.txt`` (image count; 40 attribute names; one row of 1/-1 per
     image) and ``list_eval_partition.txt`` (file name, then 0 train, 1 valid, 2 test).
 
+    The two lists are read by torchvision's ``CelebA`` when they lie in a folder named
+    ``celeba`` and its check passes: those two and its three other annotation lists
+    (``identity_CelebA.txt``, ``list_bbox_celeba.txt``,
+    ``list_landmarks_align_celeba.txt``) all match the official files' MD5 checksums.
+    Otherwise they are read here: this reader needs only the two lists, in any folder,
+    and pairs each attribute row with the partition row of the same file name, where
+    torchvision pairs rows by position (the same in the official files).
+
     Labels follow :data:`CELEBA_HAIR_ATTRIBUTES`: 0 ``Black_Hair``, 1 ``Brown_Hair``,
     2 ``Blond_Hair``, 3 ``Gray_Hair``, 4 ``Bald``. An image is kept only when exactly
     one of these five attributes is 1; images with none or several (e.g. both bald and
@@ -206,7 +228,8 @@ def load_celeba(
     split = check_option("split", split, tuple(_CELEBA_SPLITS))
     progress = check_bool("progress", progress)
     folder, image_folder = _find_celeba(Path(root))
-    files, hair = _read_celeba_lists(folder, split)
+    lists = _torchvision_celeba_lists(folder, split)
+    files, hair = lists if lists is not None else _read_celeba_lists(folder, split)
     keep = hair.sum(axis=1) == 1
     labels = torch.from_numpy(np.argmax(hair[keep], axis=1).astype(np.int64))
     paths = [image_folder / name for name, kept in zip(files, keep) if kept]

@@ -13,8 +13,8 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm.auto import tqdm
 
-from torch_deepsmote.nn.init import reset_parameters_
 from torch_deepsmote._utils.validation import check_option
+from torch_deepsmote.nn.init import reset_parameters_
 
 __all__ = ["SmallCNN", "SCHEDULES", "train_classifier", "predict"]
 

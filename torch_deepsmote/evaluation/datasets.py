@@ -1,8 +1,10 @@
 """The paper's imbalance profiles, seeded imbalanced subsets, and on-disk loaders.
 
-Loaders read the standard distribution formats directly (no torchvision dataset
-objects, never a download) and all return ``(images, labels)``: ``images`` a uint8
-tensor of shape ``(N, C, H, W)`` and ``labels`` an int64 tensor of shape ``(N,)``.
+Loaders never download. They hand the standard distribution files to torchvision's
+own data-set classes where those can read them, and read the rest themselves (see
+:mod:`.formats` and :mod:`.celeba` for which files and why). All return
+``(images, labels)``: ``images`` a uint8 tensor of shape ``(N, C, H, W)`` and
+``labels`` an int64 tensor of shape ``(N,)``.
 
 Profiles (per-class counts, index = class):
 
@@ -29,9 +31,10 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 import torch
 
+from torch_deepsmote._utils.validation import check_bool, check_float, check_generator, check_int, check_option
+from torch_deepsmote.evaluation._extras import import_extra
 from torch_deepsmote.evaluation.celeba import CELEBA_HAIR_ATTRIBUTES, load_celeba
 from torch_deepsmote.evaluation.formats import IDX_FOLDERS, load_cifar10, load_idx, load_svhn
-from torch_deepsmote._utils.validation import check_bool, check_float, check_generator, check_int, check_option
 
 __all__ = [
     "MNIST_TRAIN_PROFILE",
@@ -178,17 +181,18 @@ def make_imbalanced(
 
 
 def load_digits_images() -> tuple[torch.Tensor, torch.Tensor]:
-    """Load scikit-learn's bundled 8×8 digits (no download).
+    """Load scikit-learn's bundled 8×8 digits (no download); needs scikit-learn.
 
     Pixel values 0..16 are mapped to 0..255 as ``round(v * 255 / 16)``, halves up.
 
     Returns:
         ``images`` uint8 of shape ``(1797, 1, 8, 8)`` and ``labels`` int64 of shape
         ``(1797,)`` with values 0..9.
-    """
-    from sklearn.datasets import load_digits
 
-    bunch = load_digits()
+    Raises:
+        ImportError: If scikit-learn is not installed.
+    """
+    bunch = import_extra("sklearn.datasets", needed_by="load_digits_images").load_digits()
     values = bunch.images.astype(np.int64)
     scaled = ((values * 255 + 8) // 16).astype(np.uint8)
     images = torch.from_numpy(scaled).unsqueeze(1)
@@ -218,6 +222,12 @@ def load_dataset(
 
     Returns:
         ``images`` uint8 of shape ``(N, C, H, W)`` and ``labels`` int64 of shape ``(N,)``.
+
+    Raises:
+        ValueError: If an argument is invalid, ``root`` is missing, or a file is
+            malformed (see each loader).
+        FileNotFoundError: If the files are not under ``root`` (see each loader).
+        ImportError: For ``"digits"`` without scikit-learn, ``"svhn"`` without scipy.
     """
     name = check_option("name", name, DATASET_NAMES)
     train = check_bool("train", train)

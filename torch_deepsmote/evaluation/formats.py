@@ -1,8 +1,12 @@
 """Readers for the standard on-disk formats: MNIST-style IDX, CIFAR-10 pickles, SVHN .mat
-(CelebA is in :mod:`._celeba`).
+(CelebA is in :mod:`.celeba`).
 
-Each returns ``(images, labels)``: a uint8 ``(N, C, H, W)`` tensor and an int64
-``(N,)`` tensor. Nothing is downloaded.
+Each reader hands the files to torchvision's own data-set class (``download=False``)
+when they are in the layout that class reads and pass its checks, and reads them
+itself otherwise; each reader's docstring says which files only it can read, and
+why. Both paths return the same images, labels and order. Each returns
+``(images, labels)``: a uint8 ``(N, C, H, W)`` tensor and an int64 ``(N,)`` tensor.
+Nothing is downloaded.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ import numpy as np
 import torch
 
 from torch_deepsmote._utils.validation import check_bool, check_option
+from torch_deepsmote.evaluation._extras import import_extra
 
 __all__ = [
     "IDX_FOLDERS",
@@ -34,6 +39,33 @@ IDX_FOLDERS = {
 _IDX_DTYPES = {0x08: "u1", 0x09: "i1", 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
 _CIFAR_FOLDER = "cifar-10-batches-py"
 _SVHN_SPLITS = ("train", "test", "extra")
+_TORCHVISION_IDX_CLASSES = ("MNIST", "FashionMNIST")
+# How torchvision's data-set classes refuse files: missing or failing a checksum
+# (RuntimeError), or malformed IDX files (AssertionError, TypeError, ValueError).
+_TORCHVISION_REFUSALS = (RuntimeError, AssertionError, TypeError, ValueError)
+
+
+def torchvision_dataset(name: str, root: Path, **options: Any) -> Any | None:
+    """torchvision's ``datasets.<name>`` read from ``root`` without downloading, or ``None``.
+
+    ``None`` means torchvision refused the files: missing, failing its checksum or
+    malformed. The caller then reads them itself, which either succeeds (a layout or a
+    file that torchvision does not take) or raises an error naming the problem.
+
+    Args:
+        name: Class of :mod:`torchvision.datasets`, e.g. ``"CIFAR10"``.
+        root: The class's ``root`` argument.
+        **options: Its other arguments (``train``, ``split`` ...).
+
+    Returns:
+        The data-set object, or ``None``.
+    """
+    from torchvision import datasets
+
+    try:
+        return getattr(datasets, name)(root, download=False, **options)
+    except _TORCHVISION_REFUSALS:
+        return None
 
 
 def _read_bytes(path: Path) -> bytes:
@@ -120,6 +152,17 @@ def load_idx(
     ``/usr/share/datasets/fashion-mnist`` works as ``root``. A plain file is preferred
     over its ``.gz`` twin.
 
+    Files found in torchvision's layout are read by torchvision's ``MNIST`` or
+    ``FashionMNIST``. Those classes read only decompressed files named
+    ``train-images-idx3-ubyte`` (and so on) under ``<parent>/MNIST/raw`` or
+    ``<parent>/FashionMNIST/raw``, and only when the four files of both splits are all
+    there: un-gzipping is part of their download step. So the files are read here when
+    they are gzipped (the Debian package's flat folder of ``.gz`` files), in any other
+    folder, spelled ``train-images.idx3-ubyte``, or when one split is missing; this
+    parser also checks that the two files hold as many images as labels. (Where
+    torchvision's legacy ``<parent>/MNIST/processed/training.pt`` and ``test.pt`` exist
+    too, torchvision reads those instead: the same data in its older copy.)
+
     Args:
         root: Folder holding the files, or a parent of such a folder.
         train: Load ``train-*`` files (60000 items) or ``t10k-*`` files (10000).
@@ -137,6 +180,16 @@ def load_idx(
     if dataset is not None:
         dataset = check_option("dataset", dataset, tuple(IDX_FOLDERS))
     image_path, label_path = _find_idx(Path(root), train, dataset)
+    folder = image_path.parent
+    if folder.name == "raw" and folder.parent.name in _TORCHVISION_IDX_CLASSES:
+        read = torchvision_dataset(folder.parent.name, folder.parent.parent, train=train)
+        if read is not None and len(read.data) == len(read.targets):
+            return read.data.unsqueeze(1), read.targets
+    return _read_idx_files(image_path, label_path)
+
+
+def _read_idx_files(image_path: Path, label_path: Path) -> tuple[torch.Tensor, torch.Tensor]:
+    """Parse an IDX image file and its label file (see :func:`load_idx`)."""
     images, labels = _read_idx(image_path), _read_idx(label_path)
     if images.dtype != np.uint8 or images.ndim != 3:
         raise ValueError(
@@ -195,6 +248,14 @@ def load_cifar10(
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Load CIFAR-10 from the python pickle batches.
 
+    Batches in a ``cifar-10-batches-py`` folder are read by torchvision's ``CIFAR10``
+    when its check passes: all six batches and ``batches.meta`` match the official
+    files' MD5 checksums, whichever split is asked for. It unpickles them with plain
+    :mod:`pickle`, which is safe only because the checksums passed. Other files (a
+    copy without ``batches.meta``, rewritten or partial batches, another folder name)
+    are read here, with an unpickler that rebuilds nothing but numpy arrays, so a
+    data file cannot run code.
+
     Args:
         root: The ``cifar-10-batches-py`` folder or its parent.
         train: Load ``data_batch_1`` .. ``data_batch_5`` (50000 items) or
@@ -216,6 +277,11 @@ def load_cifar10(
             f"No CIFAR-10 {'train' if train else 'test'} batches under `root` {root}. "
             f"Looked in: {', '.join(map(str, looked))}. Expected files: {names}."
         )
+    if folder.name == _CIFAR_FOLDER:
+        read = torchvision_dataset("CIFAR10", folder.parent, train=train)
+        if read is not None:
+            images = torch.from_numpy(read.data).permute(0, 3, 1, 2).contiguous()  # its HWC → CHW
+            return images, torch.tensor(read.targets, dtype=torch.int64)
     batches = [_read_cifar_batch(folder / name) for name in names]
     data = np.concatenate([data for data, _ in batches]).reshape(-1, 3, 32, 32)
     labels = np.concatenate([labels for _, labels in batches])
@@ -225,7 +291,9 @@ def load_cifar10(
 def load_svhn(root: str | os.PathLike, split: str = "train") -> tuple[torch.Tensor, torch.Tensor]:
     """Load SVHN (cropped digits) from ``{split}_32x32.mat``; needs scipy.
 
-    Label 10 (digit 0 in the files) becomes 0, as in torchvision.
+    Label 10 (digit 0 in the files) becomes 0, as in torchvision. The file is read by
+    torchvision's ``SVHN`` when it matches the official file's MD5 checksum; any other
+    file with the same variables (a subset, a rewritten copy) is read here.
 
     Args:
         root: Folder holding the ``.mat`` file, or its parent (``svhn``/``SVHN`` sub-folder).
@@ -238,8 +306,10 @@ def load_svhn(root: str | os.PathLike, split: str = "train") -> tuple[torch.Tens
     Raises:
         FileNotFoundError: If the file is missing; lists where it looked.
         ValueError: If the file lacks ``X``/``y`` or they are malformed.
+        ImportError: If scipy is not installed.
     """
     split = check_option("split", split, _SVHN_SPLITS)
+    scipy_io = import_extra("scipy.io", needed_by="load_svhn")
     name = f"{split}_32x32.mat"
     looked = [Path(root), Path(root) / "svhn", Path(root) / "SVHN"]
     path = next((folder / name for folder in looked if (folder / name).is_file()), None)
@@ -247,9 +317,10 @@ def load_svhn(root: str | os.PathLike, split: str = "train") -> tuple[torch.Tens
         raise FileNotFoundError(
             f"No SVHN file {name!r} under `root` {root}. Looked in: {', '.join(map(str, looked))}."
         )
-    from scipy.io import loadmat
-
-    content = loadmat(str(path), variable_names=["X", "y"])
+    read = torchvision_dataset("SVHN", path.parent, split=split)
+    if read is not None:
+        return torch.from_numpy(np.ascontiguousarray(read.data)), torch.from_numpy(read.labels.reshape(-1))
+    content = scipy_io.loadmat(str(path), variable_names=["X", "y"])
     if "X" not in content or "y" not in content:
         raise ValueError(f"{path} is not an SVHN file: it lacks the 'X' or 'y' variable.")
     images, labels = content["X"], content["y"].reshape(-1)

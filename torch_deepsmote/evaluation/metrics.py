@@ -15,6 +15,9 @@ geometric mean of the per-class recalls, which is 0 as soon as one class is neve
 recognised) and the per-class recall and support. Every score is a fraction in
 ``[0, 1]``, not a percentage; :func:`format_report` prints them as percentages, the
 way the paper's tables do.
+
+scikit-learn and imbalanced-learn (the ``demo`` extra) are imported when a report is
+computed, not when this module is imported.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ import numpy as np
 import torch
 
 from torch_deepsmote._utils.validation import check_int
+from torch_deepsmote.evaluation._extras import import_extra
 
 __all__ = ["imbalanced_report", "format_report"]
 
@@ -105,6 +109,7 @@ def imbalanced_report(
     Raises:
         ValueError: If an input is not 1-D, is empty, the two lengths differ, or
             ``labels`` is invalid.
+        ImportError: If scikit-learn or imbalanced-learn is not installed.
     """
     true = _as_label_array("y_true", y_true)
     pred = _as_label_array("y_pred", y_pred)
@@ -114,18 +119,19 @@ def imbalanced_report(
         )
     classes = _resolve_labels(true, labels)
 
-    from imblearn.metrics import geometric_mean_score
-    from sklearn.metrics import f1_score, recall_score
+    sklearn_metrics = import_extra("sklearn.metrics", needed_by="imbalanced_report")
+    geometric_mean_score = import_extra("imblearn.metrics", needed_by="imbalanced_report").geometric_mean_score
 
-    recalls = recall_score(true, pred, labels=classes, average=None, zero_division=0)
+    recalls = sklearn_metrics.recall_score(true, pred, labels=classes, average=None, zero_division=0)
     keys = [_python_scalar(label) for label in classes]
+    f1 = sklearn_metrics.f1_score(true, pred, labels=classes, average="macro", zero_division=0)
     return {
         "acsa": float(np.mean(recalls)),
         "gm_macro": float(geometric_mean_score(true, pred, labels=classes, average="macro")),
         "gm_multiclass": float(
             geometric_mean_score(true, pred, labels=classes, average="multiclass")
         ),
-        "f1_macro": float(f1_score(true, pred, labels=classes, average="macro", zero_division=0)),
+        "f1_macro": float(f1),
         "recall": {key: float(value) for key, value in zip(keys, recalls)},
         "support": {key: int(np.sum(true == label)) for key, label in zip(keys, classes)},
     }
