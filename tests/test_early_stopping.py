@@ -5,11 +5,10 @@ from __future__ import annotations
 import pytest
 import torch
 
+from tests.conftest import FAST_OPTIONS, blob_images
 from torch_deepsmote import ConvAutoencoder, DeepSMOTE, fit_autoencoder
-from torch_deepsmote.nn.ranges import to_network_range
 from torch_deepsmote.nn.early_stopping import held_out_loss, split_held_out
-
-from torch_deepsmote.conftest import FAST_OPTIONS, blob_images
+from torch_deepsmote.nn.ranges import to_network_range
 
 
 class _Interrupted(Exception):
@@ -48,10 +47,27 @@ def test_training_stops_after_n_iter_no_change_and_keeps_the_best_epoch():
     first, _ = _fit(epochs=1, validation_fraction=0.2)
     assert _same_weights(model, first)  # epoch 0's weights were put back
 
-    model, history = _fit(validation_fraction=0.2, n_iter_no_change=3)
+
+def test_the_stop_fires_after_a_later_best_epoch_and_puts_its_weights_back():
+    options = dict(validation_fraction=0.2, lr=1e-2, n_iter_no_change=2)
+    _, (first,) = _fit(epochs=1, **options)
+    # Every improvement lowers the best loss by more than `tol` and losses are >= 0, so at
+    # most 4 epochs after the first improve: the stop must fire within 1 + 4 * 2 + 2 = 11
+    # of the 12 epochs allowed.
+    tol = first["validation"] / 4.5
+    model, history = _fit(epochs=12, tol=tol, **options)
     losses = [record["validation"] for record in history]
-    best = min(range(len(losses)), key=losses.__getitem__)
-    assert len(history) == 12 or best == len(history) - 4  # stopped 3 epochs after its best
+    assert losses[0] == first["validation"]
+
+    best, best_loss = 0, losses[0]  # the stopping rule, replayed on the recorded losses
+    for epoch, loss in enumerate(losses):
+        if loss < best_loss - tol:
+            best, best_loss = epoch, loss
+    assert len(history) == best + 1 + options["n_iter_no_change"] < 12  # stopped, before the maximum
+    assert best > 0 and losses[-1] != losses[best]  # putting the best weights back is visible
+
+    stopped_at_best, _ = _fit(epochs=best + 1, tol=tol, **options)  # the same run, cut at its best
+    assert _same_weights(model, stopped_at_best)
     images, labels = blob_images([30, 12, 6])
     _, held = split_held_out(labels, 0.2, torch.Generator().manual_seed(3))  # the run's first draws
     total = held_out_loss(model, to_network_range(images)[held], 16, torch.device("cpu"), torch.contiguous_format)
@@ -111,6 +127,6 @@ def test_deepsmote_keys_its_cache_by_the_stop_only_when_it_is_on():
                                                 **FAST_OPTIONS | {"epochs": 6}).model_config()
     stopping.fit(images, labels)
     assert all("validation" in record for record in stopping.history_)
-    assert len(stopping.latents_[2]) == 6  # every image is still indexed for the draws
+    assert len(stopping.index_.latents[2]) == 6  # every image is still indexed for the draws
     with pytest.raises(ValueError, match="`n_iter_no_change` must be"):
         DeepSMOTE(n_iter_no_change=0).fit(images, labels)

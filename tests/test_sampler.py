@@ -16,18 +16,39 @@ def _targets(counts: list[int], seed: int = 0) -> torch.Tensor:
     return labels[torch.randperm(len(labels), generator=torch.Generator().manual_seed(seed))]
 
 
-def _per_class(batch: list[int], targets: torch.Tensor, num_classes: int) -> list[int]:
-    return torch.bincount(targets[batch], minlength=num_classes).tolist()
+def _per_class(batch: list[int], targets, classes: list) -> list[int]:
+    """Items of each of ``classes`` in ``batch``; ``targets`` is any sequence of labels."""
+    labels = targets.tolist() if hasattr(targets, "tolist") else list(targets)
+    counts = Counter(labels[i] for i in batch)
+    assert set(counts) <= set(classes)
+    return [counts[label] for label in classes]
 
 
-def _assert_balanced(sampler: BalancedBatchSampler, targets: torch.Tensor) -> None:
+def _assert_balanced(sampler: BalancedBatchSampler, targets) -> None:
     num_classes, size = len(sampler.classes), sampler.batch_size
     for batch in sampler:
         assert len(batch) == size
-        counts = _per_class(batch, targets, num_classes)
+        counts = _per_class(batch, targets, sampler.classes)
         assert min(counts) == size // num_classes
         assert max(counts) - min(counts) <= 1
         assert sum(c > size // num_classes for c in counts) == size % num_classes
+
+
+def _assert_classes_cycle(stream: torch.Tensor, targets: torch.Tensor) -> None:
+    """Each class's draws in ``stream`` walk through its items, all once before any repeats.
+
+    Every class must be drawn at least as often as it has items, so its first cycle
+    is complete.
+    """
+    for label in targets.unique().tolist():
+        members = torch.nonzero(targets == label).flatten().sort().values
+        drawn = stream[targets[stream] == label]
+        n = len(members)
+        assert len(drawn) >= n
+        for start in range(0, len(drawn) - n + 1, n):  # every complete cycle is a permutation
+            assert torch.equal(drawn[start : start + n].sort().values, members)
+        tail = drawn[len(drawn) // n * n :]
+        assert len(set(tail.tolist())) == len(tail)
 
 
 # --------------------------------------------------------------------------- balance
@@ -55,7 +76,7 @@ def test_leftover_slots_are_shared_fairly_over_many_batches():
     sampler = BalancedBatchSampler(targets, 4, num_batches=3000, generator=1)
     extras = Counter()
     for batch in sampler:
-        counts = _per_class(batch, targets, 3)
+        counts = _per_class(batch, targets, [0, 1, 2])
         extras.update(c for c in range(3) if counts[c] == 2)
     # 3000 leftover slots over 3 classes: 1000 each, standard deviation ~26.
     assert all(850 < extras[c] < 1150 for c in range(3)), extras
@@ -70,6 +91,32 @@ def test_indices_are_valid_and_batches_are_shuffled_across_classes():
     assert set(targets[flat].tolist()) == {0, 1, 2}
     # Classes are not laid out in sorted blocks inside every batch.
     assert any(targets[b].tolist() != sorted(targets[b].tolist()) for b in batches)
+
+
+@pytest.mark.parametrize(
+    ("make", "classes"),
+    [
+        (lambda codes: [("bird", "cat", "dog")[c] for c in codes], ["bird", "cat", "dog"]),
+        (lambda codes: [(-5, 3, 1000)[c] for c in codes], [-5, 3, 1000]),  # gaps, negative
+        (lambda codes: np.array([(2, 9, 40)[c] for c in codes], dtype=np.int64), [2, 9, 40]),
+        (lambda codes: [np.int32((4, 5, 6)[c]) for c in codes], [4, 5, 6]),  # numpy scalars
+        (lambda codes: torch.tensor([(0, 10, 20)[c] for c in codes]), [0, 10, 20]),
+        (lambda codes: np.array([("a", "b", "c")[c] for c in codes]), ["a", "b", "c"]),
+        (lambda codes: [bool(c) for c in codes], [False, True]),
+    ],
+    ids=["strings", "int-gaps", "numpy-int64", "numpy-scalars", "tensor", "numpy-strings", "bools"],
+)
+def test_hashable_labels_give_balanced_batches_over_their_sorted_classes(make, classes):
+    counts = [23, 7, 2][: len(classes)]
+    codes = _targets(counts)
+    targets = make(codes.tolist())
+    sampler = BalancedBatchSampler(targets, 5, generator=3)
+    assert sampler.classes == classes
+    assert sampler.class_counts == dict(zip(classes, counts))
+    _assert_balanced(sampler, targets)
+    # The labels are encoded once, as their positions in the sorted classes: the batches
+    # are those of the codes themselves.
+    assert list(sampler) == list(BalancedBatchSampler(codes, 5, generator=3))
 
 
 def test_labels_need_not_be_contiguous():
@@ -88,16 +135,7 @@ def test_labels_need_not_be_contiguous():
 def test_each_class_is_visited_fully_before_any_item_repeats(batch_size):
     targets = _targets([37, 11, 4, 1])
     sampler = BalancedBatchSampler(targets, max(batch_size, 4), num_batches=40, generator=3)
-    stream = torch.tensor([i for batch in sampler for i in batch])
-    for label in range(4):
-        members = torch.nonzero(targets == label).flatten().sort().values
-        drawn = stream[targets[stream] == label]
-        n = len(members)
-        assert len(drawn) >= n
-        for start in range(0, len(drawn) - n + 1, n):  # every complete cycle is a permutation
-            assert torch.equal(drawn[start : start + n].sort().values, members)
-        tail = drawn[len(drawn) // n * n :]
-        assert len(set(tail.tolist())) == len(tail)
+    _assert_classes_cycle(torch.tensor([i for batch in sampler for i in batch]), targets)
 
 
 def test_cycles_use_fresh_permutations():
@@ -184,6 +222,8 @@ def test_targets_types_are_interchangeable():
         np.array(labels, dtype=np.uint8),
         torch.tensor(labels),
         torch.tensor(labels, dtype=torch.int16),
+        np.array(labels, dtype=np.int64),
+        [np.int64(label) for label in labels],
         tuple(labels),
     ):
         assert list(BalancedBatchSampler(targets, 4, generator=3)) == reference
@@ -306,21 +346,24 @@ def test_bad_arguments_are_refused_with_the_parameter_named(kwargs, error, match
 @pytest.mark.parametrize(
     ("targets", "error", "match"),
     [
-        ([0.0, 1.0, 1.0], TypeError, r"`targets`.*integer"),
-        (np.array([0.5, 1.5]), TypeError, r"`targets`.*float64"),
-        (torch.tensor([0.0, 1.0]), TypeError, r"`targets`.*float"),
-        (torch.tensor([True, False]), TypeError, r"`targets`.*bool"),
-        ([True, False, True], TypeError, r"`targets`"),
-        (["cat", "dog"], TypeError, r"`targets`"),
-        ([0, 1, None], TypeError, r"`targets`"),
-        (7, TypeError, r"`targets`"),
-        ([], ValueError, r"`targets`.*empty"),
-        (torch.tensor([], dtype=torch.long), ValueError, r"`targets`.*empty"),
-        (np.zeros((3, 2), dtype=np.int64), ValueError, r"`targets`.*1-D"),
-        (torch.tensor(3), ValueError, r"`targets`.*1-D"),
+        ([0, 1.5, 1], TypeError, r"`targets` must hold class labels that are not floating-point .* got the label 1\.5"),
+        (np.array([0.0, 1.0]), TypeError, r"`targets` must hold class labels that are not floating-point .* dtype float64"),
+        (torch.tensor([0.0, 1.0]), TypeError, r"`targets` must hold .* not floating-point .* dtype torch\.float32"),
+        (torch.tensor([1.0], dtype=torch.bfloat16), TypeError, r"not floating-point .* dtype torch\.bfloat16"),
+        (torch.tensor([0.0, float("nan")]), TypeError, r"`targets` must hold hashable class labels \(not NaN\), got nan"),
+        ([1, "1"], TypeError, r"`targets` must hold labels that can be sorted .* \['int', 'str'\]"),  # not one class "1"
+        ([0, 1, None], TypeError, r"`targets` must hold labels that can be sorted .* \['NoneType', 'int'\]"),
+        (np.array([{}, {}], dtype=object), TypeError, r"`targets` must hold hashable class labels .* got \{\}"),
+        ([[0, 1], [2, 3]], TypeError, r"`targets` must hold hashable class labels .* got \[0, 1\]"),
+        (7, TypeError, r"`targets` must be a 1-D sequence of labels, got int"),
+        ("abc", TypeError, r"`targets` must be a 1-D sequence of labels, got str"),
+        ([], ValueError, r"`targets` must hold at least one class label .* got an empty sequence"),
+        (torch.tensor([], dtype=torch.long), ValueError, r"`targets` must hold at least one .* empty"),
+        (np.zeros((3, 2), dtype=np.int64), ValueError, r"`targets` must be 1-D, got shape \(3, 2\)"),
+        (torch.tensor(3), ValueError, r"`targets` must be 1-D, got shape \(\)"),
     ],
 )
-def test_bad_targets_are_refused(targets, error, match):
+def test_bad_targets_are_refused_with_what_is_accepted_and_received(targets, error, match):
     with pytest.raises(error, match=match):
         BalancedBatchSampler(targets, 4, generator=0)
 
@@ -343,16 +386,13 @@ _counts = st.lists(st.integers(1, 30), min_size=1, max_size=8)
     counts=_counts, extra=st.integers(0, 12), seed=st.integers(0, 2**32), epoch=st.integers(0, 50)
 )
 def test_property_batches_are_balanced_and_cycle_classes(counts, extra, seed, epoch):
-    targets = _targets(counts, seed=seed % 1000)
-    sampler = BalancedBatchSampler(targets, len(counts) + extra, generator=seed)
+    targets, size = _targets(counts, seed=seed % 1000), len(counts) + extra
+    # Enough batches that even the largest class, at B // C items per batch, is drawn in full.
+    num_batches = -(-max(counts) // (size // len(counts)))
+    sampler = BalancedBatchSampler(targets, size, num_batches=num_batches, generator=seed)
     sampler.set_epoch(epoch)
     _assert_balanced(sampler, targets)
-    stream = torch.tensor([i for batch in sampler for i in batch])
-    for label, n in enumerate(counts):
-        first_pass = stream[targets[stream] == label][:n].tolist()  # may be short of n
-        members = torch.nonzero(targets == label).flatten().tolist()
-        assert len(set(first_pass)) == len(first_pass) and set(first_pass) <= set(members)
-        assert len(first_pass) < n or sorted(first_pass) == members
+    _assert_classes_cycle(torch.tensor([i for batch in sampler for i in batch]), targets)
 
 
 @settings(max_examples=30, deadline=None)

@@ -14,7 +14,8 @@ hold synthetic items)::
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Iterable, Iterator, Sequence
+import numbers
+from collections.abc import Hashable, Iterator, Sequence
 from typing import Any
 
 import numpy as np
@@ -22,15 +23,11 @@ import torch
 from torch.utils.data import Sampler
 
 from torch_deepsmote._utils.distributed import distributed_context
+from torch_deepsmote._utils.labels import LabelCoding
 from torch_deepsmote._utils.seeding import mix_seed
 from torch_deepsmote._utils.validation import check_generator, check_int
 
 __all__ = ["BalancedBatchSampler"]
-
-_ACCEPTED_TARGETS = (
-    "a 1-D sequence (list, numpy array or integer/bool tensor) of hashable class labels "
-    "that sort against each other, such as ints or strings"
-)
 
 
 def _divide(numerator: int, denominator: int, *, round_up: bool) -> int:
@@ -38,60 +35,34 @@ def _divide(numerator: int, denominator: int, *, round_up: bool) -> int:
     return -(-numerator // denominator) if round_up else numerator // denominator
 
 
-def _label_array(targets: Any) -> tuple[np.ndarray, Any]:
-    """Return ``targets`` as a numpy array of labels (of any shape) and its dtype as given.
+def _encode_targets(targets: Any) -> LabelCoding:
+    """Encode ``targets`` with the package's :class:`LabelCoding`, refusing empty or float labels.
 
-    The dtype is the tensor's for a tensor (so messages name ``torch.float32``), else
-    the array's. A list of strings mixed with other labels becomes an object array:
-    numpy would otherwise turn ``[1, "1"]`` into two equal strings.
+    Raises:
+        TypeError: ``targets`` is not a sequence, or holds unhashable, unsortable or
+            floating-point labels.
+        ValueError: ``targets`` is empty or not 1-D.
     """
-    if isinstance(targets, torch.Tensor):
-        labels = targets.detach().cpu()
-        labels = labels.double() if labels.dtype.is_floating_point else labels  # numpy lacks bfloat16
-        return labels.numpy(), targets.dtype
-    if isinstance(targets, np.ndarray):
-        return targets, targets.dtype
-    if isinstance(targets, (str, bytes)) or not isinstance(targets, Iterable):
-        raise TypeError(f"`targets` must be {_ACCEPTED_TARGETS}, got {type(targets).__name__}.")
-    items = list(targets)
-    try:
-        labels = np.asarray(items)
-    except ValueError as error:
+    coding = LabelCoding.fit(targets, "targets")
+    if not coding.classes:
         raise ValueError(
-            f"`targets` must be {_ACCEPTED_TARGETS}, got a ragged nested sequence."
-        ) from error
-    text = str if labels.dtype.kind == "U" else bytes
-    if labels.dtype.kind in "US" and not all(isinstance(item, text) for item in items):
-        labels = np.empty(len(items), dtype=object)
-        labels[:] = items
-    return labels, labels.dtype
-
-
-def _encode_targets(targets: Any) -> tuple[dict[Hashable, int], np.ndarray]:
-    """Return ``{label: item count}`` in sorted label order and every item's class code.
-
-    The code of an item is the position of its label in the sorted distinct labels,
-    as a 1-D int64 array of the items' length.
-    """
-    labels, dtype = _label_array(targets)
-    if labels.ndim != 1:
-        raise ValueError(f"`targets` must be {_ACCEPTED_TARGETS}, got shape {labels.shape}.")
-    if labels.size == 0:
-        raise ValueError(f"`targets` must be {_ACCEPTED_TARGETS}, got an empty sequence.")
-    if labels.dtype.kind in "fc":
-        raise TypeError(
-            f"`targets` must be {_ACCEPTED_TARGETS}, got floating-point labels of dtype {dtype} "
-            "(cast whole-number labels to int)."
+            "`targets` must hold at least one class label (ints, strings or other hashable, "
+            "sortable values), got an empty sequence."
         )
-    try:
-        classes, codes, counts = np.unique(labels, return_inverse=True, return_counts=True)
-        class_counts = dict(zip(classes.tolist(), counts.tolist()))
-    except TypeError as error:  # labels such as 1 and "a", or None, or unhashable ones
-        kinds = ", ".join(sorted({type(label).__name__ for label in labels.tolist()}))
+    floats = [label for label in coding.classes if _is_float(label)]
+    if floats:
+        dtype = getattr(targets, "dtype", None)
+        received = f"labels of dtype {dtype}" if dtype is not None else f"the label {floats[0]!r}"
         raise TypeError(
-            f"`targets` must be {_ACCEPTED_TARGETS}, got labels of types {kinds}."
-        ) from error
-    return class_counts, codes.ravel().astype(np.int64, copy=False)
+            "`targets` must hold class labels that are not floating-point numbers (ints, strings "
+            f"or other hashable, sortable values; cast whole-number labels to int), got {received}."
+        )
+    return coding
+
+
+def _is_float(label: Hashable) -> bool:
+    """Whether ``label`` is a number but not an integer (a Python or numpy float, complex, ...)."""
+    return isinstance(label, numbers.Complex) and not isinstance(label, numbers.Integral)
 
 
 def _draw_base_seed(generator: Any) -> int:
@@ -135,11 +106,12 @@ class BalancedBatchSampler(Sampler[list[int]]):
     is required when ``num_replicas > 1``.
 
     Args:
-        targets: One class label per data-set item, shape ``(N,)``: a list, numpy
+        targets: One class label per data-set item, shape ``(N,)``: a sequence, numpy
             array or integer/bool tensor of hashable labels that sort against each
             other (ints, with gaps or negative, strings, numpy scalars, ...), as
             imbalanced-learn accepts them. Floating-point labels are refused (cast
-            whole-number ones to int); labels are encoded once, in sorted order.
+            whole-number ones to int). The labels are encoded once, in sorted order,
+            as ``DeepSMOTE`` encodes its ``y``.
         batch_size: Items per batch; at least the number of classes.
         num_batches: Batches per epoch over all ranks; ``None`` for one pass over the
             largest class (see above).
@@ -152,8 +124,8 @@ class BalancedBatchSampler(Sampler[list[int]]):
             initialised process group, else 0.
 
     Attributes:
-        classes: Sorted distinct labels, a list of length ``C`` (Python ints for
-            integer labels, strings for string labels).
+        classes: Sorted distinct labels, a list of length ``C`` (Python values for
+            the labels of a tensor or array).
         class_counts: ``{label: number of items}`` in label order.
         batch_size, num_batches, drop_last, num_replicas, rank: As resolved from the
             arguments (``num_batches`` before rounding to a multiple of ``num_replicas``).
@@ -166,9 +138,9 @@ class BalancedBatchSampler(Sampler[list[int]]):
             ``1`` and ``"a"``, or ``None``); or a non-int ``batch_size``,
             ``num_batches``, ``num_replicas``, ``rank`` or ``generator`` seed (bools
             are refused).
-        ValueError: Empty, ragged or non-1-D ``targets``, ``batch_size`` below 1 or
-            below the number of classes, ``rank`` outside ``[0, num_replicas)``, or
-            ``generator=None`` with ``num_replicas > 1``.
+        ValueError: Empty ``targets`` or a ``targets`` array or tensor that is not 1-D,
+            ``batch_size`` below 1 or below the number of classes, ``rank`` outside
+            ``[0, num_replicas)``, or ``generator=None`` with ``num_replicas > 1``.
     """
 
     def __init__(
@@ -183,8 +155,10 @@ class BalancedBatchSampler(Sampler[list[int]]):
         rank: int | None = None,
     ) -> None:
         super().__init__()
-        class_counts, codes = _encode_targets(targets)
-        num_classes = len(class_counts)
+        coding = _encode_targets(targets)
+        codes = coding.codes.numpy()
+        num_classes = len(coding.classes)
+        counts = np.bincount(codes, minlength=num_classes)
         self.batch_size = check_int("batch_size", batch_size, minimum=1)
         if self.batch_size < num_classes:
             raise ValueError(
@@ -214,8 +188,8 @@ class BalancedBatchSampler(Sampler[list[int]]):
                 "batches, got None."
             )
 
-        self.classes: list[Hashable] = list(class_counts)
-        self.class_counts: dict[Hashable, int] = class_counts
+        self.classes: list[Hashable] = list(coding.classes)
+        self.class_counts: dict[Hashable, int] = dict(zip(self.classes, counts.tolist()))
         if num_batches is None:
             slots_needed = max(self.class_counts.values()) * num_classes
             num_batches = max(1, _divide(slots_needed, self.batch_size, round_up=not drop_last))
@@ -228,7 +202,7 @@ class BalancedBatchSampler(Sampler[list[int]]):
         self.epoch = 0
         # Item indices grouped by class (stable), and where each class starts in that order.
         self._order = np.argsort(codes, kind="stable")
-        self._counts = np.array(list(class_counts.values()), dtype=np.int64)
+        self._counts = counts
         self._starts = np.cumsum(self._counts) - self._counts
 
     def set_epoch(self, epoch: int) -> None:
