@@ -18,8 +18,16 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import compare  # noqa: E402
 from methods import (  # noqa: E402
-    FIXED_DRAWS, METHODS, Method, deepsmote, deepsmote_balanced_autoencoder, deepsmote_to, deferred,
-    every_class_varied, random_oversampling_to, unseen_real_images,
+    FIXED_DRAWS,
+    METHODS,
+    Method,
+    deepsmote,
+    deepsmote_balanced_autoencoder,
+    deepsmote_to,
+    deferred,
+    every_class_varied,
+    random_oversampling_to,
+    unseen_real_images,
 )
 
 # The interpolation recipe the rows named "interpolation, …" change one thing of.
@@ -36,6 +44,7 @@ FRESH = {"fresh_per_epoch": True}
 def scaled_autoencoder(method: Method, **factors: int) -> Method:
     """``method`` with entries of the profile's autoencoder budget (``epochs``,
     ``width``, ...) multiplied by ``factors``."""
+
     def scaled(images, labels, seed, settings, transform):
         budget = settings["deepsmote"] | {name: settings["deepsmote"][name] * f for name, f in factors.items()}
         return method(images, labels, seed, settings | {"deepsmote": budget}, transform)
@@ -47,6 +56,7 @@ def scaled_autoencoder(method: Method, **factors: int) -> Method:
 def resized_autoencoder(method: Method, **values: int) -> Method:
     """``method`` with entries of the profile's autoencoder budget (``latent_dim``, ...)
     set to ``values``."""
+
     def resized(images, labels, seed, settings, transform):
         return method(images, labels, seed, settings | {"deepsmote": settings["deepsmote"] | values}, transform)
 
@@ -67,9 +77,12 @@ VARIANTS = {
     "interpolation + fresh synthetic items every epoch": deepsmote(**INTERPOLATION | FRESH),
     "interpolation, gaps in [0, 0.5) (max_gap 0.5)": deepsmote(**INTERPOLATION | {"max_gap": 0.5}),
     "interpolation, a quarter real copies (copy_fraction 0.25)": deepsmote(**INTERPOLATION | {"copy_fraction": 0.25}),
-    "interpolation, half the added items real copies (copy_fraction 0.5)":
-        deepsmote(**INTERPOLATION | {"copy_fraction": 0.5}),
-    "interpolation + borrowed variation (variation_transfer 1)": deepsmote(**INTERPOLATION | {"variation_transfer": 1.0}),
+    "interpolation, half the added items real copies (copy_fraction 0.5)": deepsmote(
+        **INTERPOLATION | {"copy_fraction": 0.5}
+    ),
+    "interpolation + borrowed variation (variation_transfer 1)": deepsmote(
+        **INTERPOLATION | {"variation_transfer": 1.0}
+    ),
     "interpolation, autoencoder trained 3× longer": scaled_autoencoder(METHODS["DeepSMOTE (interpolation)"], epochs=3),
     # deferred rebalancing: the classifier's first steps on the real (imbalanced) items only
     "random oversampling, rebalanced after 1/3 of the steps": deferred(METHODS["random oversampling"], 1 / 3),
@@ -92,15 +105,18 @@ VARIANTS = {
     # classes, fresh synthetic items every epoch; and that recipe with one fixed set
     "DeepSMOTE (default)": METHODS["DeepSMOTE (default)"],
     "DeepSMOTE (fixed draws)": FIXED,
-    "fixed draws, borrowing from the class and its nearest class (variation_classes 2)":
-        deepsmote(variation_classes=2, **FIXED_DRAWS),
-    "fixed draws, borrowing from the class itself only (variation_classes 1)":
-        deepsmote(variation_classes=1, **FIXED_DRAWS),
+    "fixed draws, borrowing from the class and its nearest class (variation_classes 2)": deepsmote(
+        variation_classes=2, **FIXED_DRAWS
+    ),
+    "fixed draws, borrowing from the class itself only (variation_classes 1)": deepsmote(
+        variation_classes=1, **FIXED_DRAWS
+    ),
     "fixed draws, autoencoder trained 3× longer": scaled_autoencoder(FIXED, epochs=3),
     "fixed draws, latent size 32": resized_autoencoder(FIXED, latent_dim=32),
     "fixed draws, latent size 300 (the paper's)": resized_autoencoder(FIXED, latent_dim=300),
-    "fixed draws, autoencoder stopped on 10% held out (up to 4× the epochs, n_iter_no_change 5)":
-        scaled_autoencoder(deepsmote(validation_fraction=0.1, n_iter_no_change=5, **FIXED_DRAWS), epochs=4),
+    "fixed draws, autoencoder stopped on 10% held out (up to 4× the epochs, n_iter_no_change 5)": scaled_autoencoder(
+        deepsmote(validation_fraction=0.1, n_iter_no_change=5, **FIXED_DRAWS), epochs=4
+    ),
     # balancing part of the way: every class grown to half the largest class's count
     "random oversampling, every class grown to half the largest": random_oversampling_to(0.5),
     "fixed draws, every class grown to half the largest": deepsmote_to(0.5, **FIXED_DRAWS),

@@ -24,19 +24,25 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import torch  # noqa: E402
+
 from _environment import describe_machine  # noqa: E402
 from compare import load_split, synthetic_images  # noqa: E402
 from methods import METHODS  # noqa: E402
 from profiles import PROFILES  # noqa: E402
-
 from torch_deepsmote.latent.index import encode  # noqa: E402
 from torch_deepsmote.nn.ranges import to_network_range  # noqa: E402
 
 METHOD = "DeepSMOTE (default)"
 
 
-def neighbour_vote(queries: torch.Tensor, latents: torch.Tensor, labels: torch.Tensor, k: int,
-                   skip_self: bool = False, chunk: int = 2048) -> torch.Tensor:
+def neighbour_vote(
+    queries: torch.Tensor,
+    latents: torch.Tensor,
+    labels: torch.Tensor,
+    k: int,
+    skip_self: bool = False,
+    chunk: int = 2048,
+) -> torch.Tensor:
     """(M,) majority label of each of the (M, d) ``queries``' ``k`` nearest (N, d)
     ``latents``; with ``skip_self``, query ``i`` is latent ``i`` and is not its own neighbour."""
     votes = []
@@ -58,7 +64,9 @@ def measure_seed(profile: dict, seed: int, k: int) -> dict[int, dict[str, float]
     latents = encode(oversampler.autoencoder_, to_network_range(train.images)).cpu()
     fake, fake_labels = synthetic_images(dataset, len(train.targets))
     real_votes = neighbour_vote(latents, latents, train.targets, k, skip_self=True)
-    fake_votes = neighbour_vote(encode(oversampler.autoencoder_, to_network_range(fake)).cpu(), latents, train.targets, k)
+    fake_votes = neighbour_vote(
+        encode(oversampler.autoencoder_, to_network_range(fake)).cpu(), latents, train.targets, k
+    )
     shares = {}
     for label in torch.unique(fake_labels).tolist():
         real, synthetic = train.targets == label, fake_labels == label
@@ -74,14 +82,19 @@ def measure_seed(profile: dict, seed: int, k: int) -> dict[int, dict[str, float]
 def table(runs: dict[int, dict[int, dict[str, float]]]) -> list[str]:
     """Markdown rows: per class, the real and synthetic shares (mean over the seeds, %)."""
     classes = sorted({label for shares in runs.values() for label in shares})
-    lines = ["| class | real images | synthetic images | real voted into their class (%) | "
-             "synthetic voted into their class (%) | difference |", "|---|---|---|---|---|---|"]
+    lines = [
+        "| class | real images | synthetic images | real voted into their class (%) | "
+        "synthetic voted into their class (%) | difference |",
+        "|---|---|---|---|---|---|",
+    ]
     for label in classes:
         real = statistics.mean(100 * runs[s][label]["real"] for s in runs)
         synthetic = statistics.mean(100 * runs[s][label]["synthetic"] for s in runs)
         first = runs[min(runs)][label]
-        lines.append(f"| {label} | {first['n_real']} | {first['n_synthetic']} | {real:.1f} | {synthetic:.1f} | "
-                     f"{synthetic - real:+.1f} |")
+        lines.append(
+            f"| {label} | {first['n_real']} | {first['n_synthetic']} | {real:.1f} | {synthetic:.1f} | "
+            f"{synthetic - real:+.1f} |"
+        )
     return lines
 
 
@@ -95,16 +108,27 @@ def main(argv: list[str] | None = None) -> dict:
     profile = PROFILES[args.profile]
     seeds = args.seeds if args.seeds is not None else profile["seeds"]
     runs = {seed: measure_seed(profile, seed, args.neighbors) for seed in seeds}
-    report = {"machine": describe_machine("cpu"), "profile": args.profile, "method": METHOD, "seeds": seeds,
-              "neighbors": args.neighbors, "runs": runs}
-    lines = [f"# Drift of synthetic images, profile `{args.profile}`", "",
-             f"{METHOD}; seeds {seeds}; each image labelled by the majority of its {args.neighbors} nearest real "
-             "training latents (re-encoded synthetic images, whose base image votes too; real images without "
-             "themselves); mean over the seeds. "
-             f"Machine: {report['machine']['processor']}, {report['machine']['cpu_count']} CPUs; "
-             f"Python {report['machine']['python']}, torch {report['machine']['torch']}.", "",
-             f"Command: `python benchmarks/drift.py {' '.join(argv if argv is not None else sys.argv[1:])}`", "",
-             *table(runs)]
+    report = {
+        "machine": describe_machine("cpu"),
+        "profile": args.profile,
+        "method": METHOD,
+        "seeds": seeds,
+        "neighbors": args.neighbors,
+        "runs": runs,
+    }
+    lines = [
+        f"# Drift of synthetic images, profile `{args.profile}`",
+        "",
+        f"{METHOD}; seeds {seeds}; each image labelled by the majority of its {args.neighbors} nearest real "
+        "training latents (re-encoded synthetic images, whose base image votes too; real images without "
+        "themselves); mean over the seeds. "
+        f"Machine: {report['machine']['processor']}, {report['machine']['cpu_count']} CPUs; "
+        f"Python {report['machine']['python']}, torch {report['machine']['torch']}.",
+        "",
+        f"Command: `python benchmarks/drift.py {' '.join(argv if argv is not None else sys.argv[1:])}`",
+        "",
+        *table(runs),
+    ]
     print("\n".join(lines))
     if args.out is not None:
         args.out.mkdir(parents=True, exist_ok=True)

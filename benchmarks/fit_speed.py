@@ -15,8 +15,8 @@ import torch
 
 from _environment import describe_machine
 from torch_deepsmote import ConvAutoencoder, fit_autoencoder
-from torch_deepsmote.nn.ranges import to_network_range
 from torch_deepsmote.evaluation.datasets import load_digits_images
+from torch_deepsmote.nn.ranges import to_network_range
 
 
 def main() -> None:
@@ -33,11 +33,21 @@ def main() -> None:
     network_images = to_network_range(images)
     rows = []
     for penalty in ("paper", "official", "none"):
-        model = ConvAutoencoder(images.shape[1:], args.latent_dim, width=args.width, generator=torch.Generator().manual_seed(args.seed))
+        model = ConvAutoencoder(
+            images.shape[1:], args.latent_dim, width=args.width, generator=torch.Generator().manual_seed(args.seed)
+        )
         stamps = []
         fit_autoencoder(
-            model, network_images, labels, epochs=args.epochs, batch_size=args.batch_size, penalty=penalty,
-            device=args.device, random_state=args.seed, progress=False, callback=lambda record: stamps.append(time.perf_counter()),
+            model,
+            network_images,
+            labels,
+            epochs=args.epochs,
+            batch_size=args.batch_size,
+            penalty=penalty,
+            device=args.device,
+            random_state=args.seed,
+            progress=False,
+            callback=lambda record: stamps.append(time.perf_counter()),
         )
         per_epoch = [b - a for a, b in zip(stamps, stamps[1:])]
         rows.append({"penalty": penalty, "seconds_per_epoch": sum(per_epoch) / max(len(per_epoch), 1)})

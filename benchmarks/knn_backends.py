@@ -120,9 +120,9 @@ def worker(config: dict[str, Any]) -> dict[str, dict[str, Any]]:
         times: dict[str, list[float]] = {b: [] for b in group}
         for rounds in itertools.count():
             active = [
-                b for b in group
-                if not times[b]
-            or (sum(times[b]) < config["min_total_s"] and len(times[b]) < config["max_repeats"])
+                b
+                for b in group
+                if not times[b] or (sum(times[b]) < config["min_total_s"] and len(times[b]) < config["max_repeats"])
             ]
             if not active:
                 break
@@ -206,8 +206,14 @@ def measure_all(args: argparse.Namespace, build_dir: str) -> list[dict[str, Any]
         chosen = [b for b, e in entries.items() if not {"skipped_predicted_s", "not_requested"} & e.keys()]
         if chosen:
             config = {
-                "n": n, "dim": args.dim, "k": args.k, "backends": chosen, "seed": args.seed,
-                "device": args.device, "min_total_s": args.min_total_s, "max_repeats": args.max_repeats,
+                "n": n,
+                "dim": args.dim,
+                "k": args.k,
+                "backends": chosen,
+                "seed": args.seed,
+                "device": args.device,
+                "min_total_s": args.min_total_s,
+                "max_repeats": args.max_repeats,
             }
             measured = run_worker(config, env, timeout_s=max(300.0, 10 * args.budget_s))
             for backend in chosen:
@@ -280,8 +286,7 @@ def markdown(args: argparse.Namespace, machine: dict[str, Any], rows: list[dict[
         "",
         f"- machine: {machine['platform']}, {machine['processor']}, {machine['cpu_count']} CPUs "
         f"(torch threads: {threads}); load average (1, 5, 15 min) at start {load}, at end {load_end}",
-        f"- python {machine['python']}, torch {machine['torch']}, pykeops {machine['pykeops']}; "
-        f"{machine['date']}",
+        f"- python {machine['python']}, torch {machine['torch']}, pykeops {machine['pykeops']}; {machine['date']}",
         f"- data: n standard-normal float32 points, d={args.dim}, k={args.k}, seed={args.seed}",
         f"- times: seconds per `kneighbors` call, median (min), one process per size; auto and the backend it"
         f" resolves to are timed call by call in rotating order, torch before KeOps;"
@@ -316,8 +321,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--dim", type=int, default=300)
     parser.add_argument("--k", type=int, default=5)
     parser.add_argument("--device", default="cpu")
-    parser.add_argument("--backends", nargs="+", choices=BACKENDS, default=list(BACKENDS),
-                        help="the backends to time (default: all)")
+    parser.add_argument(
+        "--backends", nargs="+", choices=BACKENDS, default=list(BACKENDS), help="the backends to time (default: all)"
+    )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--budget-s", type=float, default=120.0, help="skip a call predicted to take longer")
     parser.add_argument("--min-total-s", type=float, default=1.0, help="repeat calls until this much time")

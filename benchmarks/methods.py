@@ -57,6 +57,7 @@ def _growth(share: float, rarity: float) -> str:
 
 def random_oversampling_to(share: float, rarity: float = 0.0) -> Method:
     """Random oversampling that grows every class to its :func:`grown_counts` target."""
+
     def method(images, labels, seed, settings, transform) -> Dataset:
         generator = torch.Generator().manual_seed(seed)
         chosen = [torch.arange(len(labels))]
@@ -81,6 +82,7 @@ def unseen_real_images(scale: float | None = None) -> Method:
     what a perfect generator would add, the ceiling of any oversampler. With ``scale``,
     a class of n images gains unseen real ones up to ``scale`` × n only, and random
     copies of its real images, old and new, fill the rest."""
+
     def method(images, labels, seed, settings, transform) -> Dataset:
         pool = settings["pool"]
         seen = {bytes(image.numpy()) for image in images}
@@ -92,14 +94,18 @@ def unseen_real_images(scale: float | None = None) -> Method:
             kept = target if scale is None else min(target, round(scale * len(real)))  # real images, old and new
             candidates = torch.nonzero(unseen & (pool.targets == label)).flatten()
             if kept - len(real) > len(candidates):
-                raise ValueError(f"class {label} needs {kept - len(real)} unseen images, the pool has {len(candidates)}.")
+                raise ValueError(
+                    f"class {label} needs {kept - len(real)} unseen images, the pool has {len(candidates)}."
+                )
             added = pool.images[candidates[torch.randperm(len(candidates), generator=generator)[: kept - len(real)]]]
             members = torch.cat([real, added])
             chosen_images += [added, members[torch.randint(len(members), (target - kept,), generator=generator)]]
             chosen_labels.append(torch.full((target - len(real),), label, dtype=torch.long))
         return _balanced_copy(torch.cat(chosen_images), torch.cat(chosen_labels), transform)
 
-    method.__doc__ = unseen_real_images.__doc__ if scale is None else unseen_real_images.__doc__.replace("``scale``", f"{scale:g}")
+    method.__doc__ = (
+        unseen_real_images.__doc__ if scale is None else unseen_real_images.__doc__.replace("``scale``", f"{scale:g}")
+    )
     return method
 
 
@@ -143,6 +149,7 @@ def build_deepsmote(options: dict[str, Any], seed: int) -> tuple[DeepSMOTE, dict
 def deepsmote(**options: Any) -> Method:
     """A method building :class:`DeepSMOTEDataset` with the row's ``options`` (see
     :func:`build_deepsmote`) and the profile's ``"deepsmote"`` budget."""
+
     def method(images, labels, seed, settings, transform) -> Dataset:
         oversampler, dataset_options = build_deepsmote(options | settings.get("deepsmote", {}), seed)
         return DeepSMOTEDataset(TensorImages(images, labels), oversampler, transform=transform, **dataset_options)
@@ -156,14 +163,17 @@ def deepsmote_balanced_autoencoder(**options: Any) -> Method:
     the training set (as many images, an equal share per class, drawn with
     replacement): a rare class weighs as much in its loss as a common one. The latents,
     neighbours and residuals are then indexed on the training set itself."""
+
     def method(images, labels, seed, settings, transform) -> Dataset:
         generator = torch.Generator().manual_seed(seed)
         classes = torch.unique(labels)
         share = len(labels) // len(classes)
-        chosen = torch.cat([
-            members[torch.randint(len(members), (share,), generator=generator)]
-            for members in (torch.nonzero(labels == label).flatten() for label in classes)
-        ])
+        chosen = torch.cat(
+            [
+                members[torch.randint(len(members), (share,), generator=generator)]
+                for members in (torch.nonzero(labels == label).flatten() for label in classes)
+            ]
+        )
         oversampler, dataset_options = build_deepsmote(options | settings.get("deepsmote", {}), seed)
         oversampler.fit(images[chosen], labels[chosen]).reindex(images, labels)
         return DeepSMOTEDataset(TensorImages(images, labels), oversampler, transform=transform, **dataset_options)
@@ -223,6 +233,7 @@ class SyntheticOnly(OwnDraws):
 def deferred(method: Method, warmup: float) -> Method:
     """``method`` whose classifier sees only the real items for the first ``warmup``
     share of its steps (see :class:`DeferredRebalancing`)."""
+
     def deferred_method(images, labels, seed, settings, transform) -> Dataset:
         return DeferredRebalancing(method(images, labels, seed, settings, transform), len(labels), warmup)
 
@@ -232,6 +243,7 @@ def deferred(method: Method, warmup: float) -> Method:
 
 def deepsmote_to(share: float, rarity: float = 0.0, **options: Any) -> Method:
     """DeepSMOTE with ``options`` growing every class to its :func:`grown_counts` target."""
+
     def method(images, labels, seed, settings, transform) -> Dataset:
         strategy = grown_counts(labels, share, rarity)
         return deepsmote(sampling_strategy=strategy, **options)(images, labels, seed, settings, transform)
@@ -245,6 +257,7 @@ def every_class_varied(**options: Any) -> Method:
     synthetic items as the largest class has images, and the classifier sees only
     those: each class is shown its real images moved along borrowed variations, so
     what marks an image as synthetic says nothing of its class."""
+
     def method(images, labels, seed, settings, transform) -> Dataset:
         counts = torch.bincount(labels)
         strategy = {label: count + int(counts.max()) for label, count in enumerate(counts.tolist())}

@@ -14,8 +14,8 @@ import torch
 from torch import nn
 from torchvision.models import resnet18
 
-from torch_deepsmote.nn.init import reset_parameters_
 from torch_deepsmote.evaluation.classifier import SmallCNN
+from torch_deepsmote.nn.init import reset_parameters_
 
 PROFILES: dict[str, dict[str, Any]] = {
     # digits made imbalanced (the demo's profile), everything tiny: seconds, run in CI.

@@ -35,8 +35,9 @@ def train_reference(
     data = TensorImages(pool.images, pool.targets, transform)
     sampler = RandomSampler(data, generator=torch.Generator().manual_seed(0))
     loader = DataLoader(data, batch_size=batch_size, sampler=sampler)
-    return train_classifier(model, loader, epochs=REFERENCE_EPOCHS, schedule=schedule, device=device,
-                            desc="reference classifier")
+    return train_classifier(
+        model, loader, epochs=REFERENCE_EPOCHS, schedule=schedule, device=device, desc="reference classifier"
+    )
 
 
 @torch.inference_mode()

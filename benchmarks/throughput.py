@@ -59,18 +59,43 @@ from torch.utils.data import DataLoader, TensorDataset
 import knn_backends
 from _environment import describe_machine
 from torch_deepsmote import BalancedBatchSampler, ConvAutoencoder, DeepSMOTE, DeepSMOTEDataset, fit_autoencoder
-from torch_deepsmote.nn.ranges import to_network_range
 from torch_deepsmote.evaluation.classifier import SmallCNN
-from torch_deepsmote.evaluation.datasets import DEBIAN_FASHION_MNIST, MNIST_TRAIN_PROFILE, load_dataset, make_imbalanced, scale_profile
+from torch_deepsmote.evaluation.datasets import (
+    DEBIAN_FASHION_MNIST,
+    MNIST_TRAIN_PROFILE,
+    load_dataset,
+    make_imbalanced,
+    scale_profile,
+)
 from torch_deepsmote.evaluation.demo import TensorImages
 from torch_deepsmote.latent.neighbors import default_chunk_size, resolve_backend
+from torch_deepsmote.nn.ranges import to_network_range
 from torch_deepsmote.nn.training import OFFICIAL_CLASS_BATCH, _batches, same_class_derangement
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-TARGETS = {"generation": 0.9, "epoch": 1.15, "pretraining": 2.0, "mse_ratio": 1.02, "knn_auto": 1.10, "memory_bytes_per_item": 64}
+TARGETS = {
+    "generation": 0.9,
+    "epoch": 1.15,
+    "pretraining": 2.0,
+    "mse_ratio": 1.02,
+    "knn_auto": 1.10,
+    "memory_bytes_per_item": 64,
+}
 QUICK = dict(
-    scale=0.05, ae_scale=0.05, ae_epochs=1, generation_batches=2, rounds=1, variant_steps=1, slow_variants=False,
-    knn_sizes=[40, 400], knn_budget_s=1e-3, knn_min_total_s=0.2, knn_blocks=2, memory_scale=0.05, memory_batches=2, test_images=100,
+    scale=0.05,
+    ae_scale=0.05,
+    ae_epochs=1,
+    generation_batches=2,
+    rounds=1,
+    variant_steps=1,
+    slow_variants=False,
+    knn_sizes=[40, 400],
+    knn_budget_s=1e-3,
+    knn_min_total_s=0.2,
+    knn_blocks=2,
+    memory_scale=0.05,
+    memory_batches=2,
+    test_images=100,
 )
 
 
@@ -88,7 +113,9 @@ def timed(function: Callable[[], Any], device: torch.device) -> float:
 
 
 def new_model(args: argparse.Namespace, image_shape: tuple[int, ...]) -> ConvAutoencoder:
-    return ConvAutoencoder(image_shape, args.latent_dim, width=args.width, generator=torch.Generator().manual_seed(args.seed))
+    return ConvAutoencoder(
+        image_shape, args.latent_dim, width=args.width, generator=torch.Generator().manual_seed(args.seed)
+    )
 
 
 def paper_subset(images: torch.Tensor, labels: torch.Tensor, scale: float, seed: int) -> TensorImages:
@@ -144,8 +171,12 @@ def measure_generation(args: argparse.Namespace, ds: DeepSMOTEDataset, device: t
     items = args.rounds * sum(map(len, batches))
     rates = {name: items / sum(seconds) for name, seconds in times.items()}
     return {
-        "items": items, "batch": args.batch, "times_s": times, "items_per_s": rates,
-        "decode_s_per_item": 1 / rates["bare decoder"], "ratio": rates["DataLoader"] / rates["bare decoder"],
+        "items": items,
+        "batch": args.batch,
+        "times_s": times,
+        "items_per_s": rates,
+        "decode_s_per_item": 1 / rates["bare decoder"],
+        "ratio": rates["DataLoader"] / rates["bare decoder"],
     }
 
 
@@ -195,22 +226,34 @@ def measure_epoch(
         sides = [("materialised copy", copy_), ("DeepSMOTEDataset", ds)]
         for name, dataset in sides if workers == 0 else sides[::-1]:
             loader = DataLoader(
-                dataset, batch_sampler=BalancedBatchSampler(dataset.targets, args.batch, generator=args.seed),
+                dataset,
+                batch_sampler=BalancedBatchSampler(dataset.targets, args.batch, generator=args.seed),
                 num_workers=workers,
             )
             model = SmallCNN(ds.raw_format.shape[0], n_classes, generator=torch.Generator().manual_seed(args.seed))
             with training_threads(workers, device) as threads:
                 waiting, stepping = train_epoch(model.to(device).train(), loader, device)
-            runs.append({"workers": workers, "side": name, "training_threads": threads,
-                         "waiting_s": waiting, "step_s": stepping, "epoch_s": waiting + stepping})
+            runs.append(
+                {
+                    "workers": workers,
+                    "side": name,
+                    "training_threads": threads,
+                    "waiting_s": waiting,
+                    "step_s": stepping,
+                    "epoch_s": waiting + stepping,
+                }
+            )
     ratios = {}
     for workers in (0, 1):
         epoch = {r["side"]: r["epoch_s"] for r in runs if r["workers"] == workers}
         ratios[workers] = epoch["DeepSMOTEDataset"] / epoch["materialised copy"]
     baseline = next(r["epoch_s"] for r in runs if r["workers"] == 0 and r["side"] == "materialised copy")
     return {
-        "items": len(sampler) * args.batch, "synthetic_items_visited": synthetic, "batches": len(sampler),
-        "runs": runs, "ratio_by_workers": ratios,
+        "items": len(sampler) * args.batch,
+        "synthetic_items_visited": synthetic,
+        "batches": len(sampler),
+        "runs": runs,
+        "ratio_by_workers": ratios,
         "decode_bound_ratio": 1 + synthetic * decode_s / baseline,
     }
 
@@ -219,8 +262,13 @@ def measure_epoch(
 
 
 def authors_epoch(
-    model: ConvAutoencoder, optimizers: list[torch.optim.Optimizer], loader: DataLoader,
-    images: np.ndarray, labels: np.ndarray, rng: np.random.RandomState, device: torch.device,
+    model: ConvAutoencoder,
+    optimizers: list[torch.optim.Optimizer],
+    loader: DataLoader,
+    images: np.ndarray,
+    labels: np.ndarray,
+    rng: np.random.RandomState,
+    device: torch.device,
 ) -> None:
     """One epoch of the authors' training step (FACTS.md) on ``model``.
 
@@ -251,11 +299,15 @@ def authors_epoch(
 def reconstruction_mse(model: ConvAutoencoder, images: torch.Tensor, device: torch.device) -> float:
     """Eval-mode MSE of (N, C, H, W) images in [-1, 1] against their reconstructions."""
     model.eval()
-    total = sum(F.mse_loss(model(chunk.to(device)), chunk.to(device), reduction="sum").item() for chunk in images.split(1000))
+    total = sum(
+        F.mse_loss(model(chunk.to(device)), chunk.to(device), reduction="sum").item() for chunk in images.split(1000)
+    )
     return total / images.numel()
 
 
-def paper_loss(model: ConvAutoencoder, x: torch.Tensor, items: torch.Tensor, partners: torch.Tensor, passes: int) -> torch.Tensor:
+def paper_loss(
+    model: ConvAutoencoder, x: torch.Tensor, items: torch.Tensor, partners: torch.Tensor, passes: int
+) -> torch.Tensor:
     """Reconstruction + paper penalty of a (B, C, H, W) batch; the penalty from a second decoder pass or the first."""
     latents = model.encode(x)
     decoded = model.decode(latents)
@@ -264,8 +316,13 @@ def paper_loss(model: ConvAutoencoder, x: torch.Tensor, items: torch.Tensor, par
 
 
 def previous_epoch(
-    model: ConvAutoencoder, optimizer: torch.optim.Optimizer, images: torch.Tensor, labels: torch.Tensor,
-    batch_size: int, generator: torch.Generator, device: torch.device,
+    model: ConvAutoencoder,
+    optimizer: torch.optim.Optimizer,
+    images: torch.Tensor,
+    labels: torch.Tensor,
+    batch_size: int,
+    generator: torch.Generator,
+    device: torch.device,
 ) -> None:
     """One epoch of ``fit_autoencoder``'s step before this benchmark: two decoder passes, default Adam and layout.
 
@@ -281,8 +338,16 @@ def previous_epoch(
 
 
 def variant_step(
-    args: argparse.Namespace, images: torch.Tensor, labels: torch.Tensor, device: torch.device, *,
-    passes: int, fused: bool, channels_last: bool, bf16: bool = False, compiled: bool = False,
+    args: argparse.Namespace,
+    images: torch.Tensor,
+    labels: torch.Tensor,
+    device: torch.device,
+    *,
+    passes: int,
+    fused: bool,
+    channels_last: bool,
+    bf16: bool = False,
+    compiled: bool = False,
 ) -> Callable[[], None]:
     """One paper-penalty training step on a fixed batch of the first ``ae_batch`` images, in one variant."""
     layout = torch.channels_last if channels_last else torch.contiguous_format
@@ -350,12 +415,19 @@ def measure_pretraining(
         torch.optim.Adam([*theirs.decoder_input.parameters(), *theirs.decoder.parameters()], lr=2e-4),
     ]
     loader = DataLoader(
-        TensorDataset(images, labels), batch_size=args.ae_batch, shuffle=True, generator=torch.Generator().manual_seed(args.seed)
+        TensorDataset(images, labels),
+        batch_size=args.ae_batch,
+        shuffle=True,
+        generator=torch.Generator().manual_seed(args.seed),
     )
     numpy_images, numpy_labels, rng = images.numpy(), labels.numpy(), np.random.RandomState(args.seed)
     others = {
-        "previous step": lambda: previous_epoch(previous, previous_optimizer, images, labels, args.ae_batch, previous_generator, device),
-        "authors' step": lambda: authors_epoch(theirs, their_optimizers, loader, numpy_images, numpy_labels, rng, device),
+        "previous step": lambda: previous_epoch(
+            previous, previous_optimizer, images, labels, args.ae_batch, previous_generator, device
+        ),
+        "authors' step": lambda: authors_epoch(
+            theirs, their_optimizers, loader, numpy_images, numpy_labels, rng, device
+        ),
     }
     seconds: dict[str, list[float]] = {name: [] for name in TRAININGS}
     mark = [time.perf_counter()]
@@ -369,8 +441,17 @@ def measure_pretraining(
 
     official = copy.deepcopy(ours)
     fit_autoencoder(
-        ours, images, labels, epochs=args.ae_epochs, batch_size=args.ae_batch, lr=2e-4, penalty="paper", device=device,
-        random_state=args.seed, progress=False, callback=run_other_epochs,
+        ours,
+        images,
+        labels,
+        epochs=args.ae_epochs,
+        batch_size=args.ae_batch,
+        lr=2e-4,
+        penalty="paper",
+        device=device,
+        random_state=args.seed,
+        progress=False,
+        callback=run_other_epochs,
     )
     seconds[SAME_OBJECTIVE] = []
     mark[0] = time.perf_counter()
@@ -381,14 +462,25 @@ def measure_pretraining(
         mark[0] = time.perf_counter()
 
     fit_autoencoder(
-        official, images, labels, epochs=args.ae_epochs, batch_size=args.ae_batch, lr=2e-4, penalty="official",
+        official,
+        images,
+        labels,
+        epochs=args.ae_epochs,
+        batch_size=args.ae_batch,
+        lr=2e-4,
+        penalty="official",
         device=device,
-        random_state=args.seed, progress=False, callback=time_official_epoch,
+        random_state=args.seed,
+        progress=False,
+        callback=time_official_epoch,
     )
     per_epoch = {name: statistics.median(values) for name, values in seconds.items()}
     models = dict(zip((*TRAININGS, SAME_OBJECTIVE), (ours, previous, theirs, official)))
     mse = {
-        name: {"train": reconstruction_mse(model, images, device), "held_out": reconstruction_mse(model, held_out, device)}
+        name: {
+            "train": reconstruction_mse(model, images, device),
+            "held_out": reconstruction_mse(model, held_out, device),
+        }
         for name, model in models.items()
     }
     variants = []
@@ -400,12 +492,18 @@ def measure_pretraining(
     step = variant_step(args, images, labels, device, **VARIANTS[3][1])
     step()
     record = {
-        "images": len(labels), "epochs": args.ae_epochs, "batch": args.ae_batch, "steps_per_epoch": len(loader),
-        "epoch_s": seconds, "median_epoch_s": per_epoch,
+        "images": len(labels),
+        "epochs": args.ae_epochs,
+        "batch": args.ae_batch,
+        "steps_per_epoch": len(loader),
+        "epoch_s": seconds,
+        "median_epoch_s": per_epoch,
         "speed_up": per_epoch["authors' step"] / per_epoch["torch_deepsmote"],
         "speed_up_over_previous": per_epoch["previous step"] / per_epoch["torch_deepsmote"],
-        "speed_up_same_objective": per_epoch["authors' step"] / per_epoch[SAME_OBJECTIVE], "mse": mse,
-        "variants": variants, "profile_of_library_step": top_operators(step),
+        "speed_up_same_objective": per_epoch["authors' step"] / per_epoch[SAME_OBJECTIVE],
+        "mse": mse,
+        "variants": variants,
+        "profile_of_library_step": top_operators(step),
     }
     return record, ours
 
@@ -443,23 +541,46 @@ def sampled_torch_knn(n: int, dim: int, k: int, blocks: int, seed: int, device: 
         times.append(timed(one_block, device))
     n_blocks = math.ceil(n / rows)
     return {
-        "n": n, "blocks_timed": len(times), "blocks": n_blocks, "rows_per_block": rows, "setup_s": setup,
-        "block_s": statistics.median(times), "estimated_s": setup + statistics.median(times) * n_blocks,
-        "peak_memory_growth_bytes": meter.growth(), "points_bytes": points.numel() * points.element_size(),
-        "block_bytes": block.numel() * block.element_size(), "auto_resolves_to": resolve_backend("auto", x),
+        "n": n,
+        "blocks_timed": len(times),
+        "blocks": n_blocks,
+        "rows_per_block": rows,
+        "setup_s": setup,
+        "block_s": statistics.median(times),
+        "estimated_s": setup + statistics.median(times) * n_blocks,
+        "peak_memory_growth_bytes": meter.growth(),
+        "points_bytes": points.numel() * points.element_size(),
+        "block_bytes": block.numel() * block.element_size(),
+        "auto_resolves_to": resolve_backend("auto", x),
     }
 
 
 def measure_knn(args: argparse.Namespace) -> dict[str, Any]:
     """``knn_backends`` at every size, plus block-sampled torch estimates where it skipped torch."""
     knn_args = knn_backends.parse_args(
-        ["--device", args.device, "--seed", str(args.seed), "--budget-s", str(args.knn_budget_s), "--min-total-s", str(args.knn_min_total_s),
-         "--sizes", *map(str, args.knn_sizes)]
+        [
+            "--device",
+            args.device,
+            "--seed",
+            str(args.seed),
+            "--budget-s",
+            str(args.knn_budget_s),
+            "--min-total-s",
+            str(args.knn_min_total_s),
+            "--sizes",
+            *map(str, args.knn_sizes),
+        ]
     )
-    knn_args.command = " ".join(f"--{key.replace('_', '-')} {value}" for key, value in (
-        ("device", args.device), ("seed", args.seed), ("budget_s", args.knn_budget_s), ("min_total_s", args.knn_min_total_s),
-        ("sizes", " ".join(map(str, args.knn_sizes))),
-    ))
+    knn_args.command = " ".join(
+        f"--{key.replace('_', '-')} {value}"
+        for key, value in (
+            ("device", args.device),
+            ("seed", args.seed),
+            ("budget_s", args.knn_budget_s),
+            ("min_total_s", args.knn_min_total_s),
+            ("sizes", " ".join(map(str, args.knn_sizes))),
+        )
+    )
     machine = knn_backends.machine_info(args.device)
     with tempfile.TemporaryDirectory(prefix="keops_build_") as build_dir:
         rows = knn_backends.measure_all(knn_args, build_dir)
@@ -475,15 +596,20 @@ def measure_knn(args: argparse.Namespace) -> dict[str, Any]:
         keops_s = keops.get("min_s", keops.get("skipped_predicted_s", math.inf))
         picked = estimate["estimated_s"] if estimate["auto_resolves_to"] == "torch" else keops_s
         estimate.update(
-            measured_s=next((r["min_s"] for r in measured if r["n"] == n), None), keops_s=keops_s,
+            measured_s=next((r["min_s"] for r in measured if r["n"] == n), None),
+            keops_s=keops_s,
             keops_extrapolated="skipped_predicted_s" in keops,
             auto_over_fastest=picked / min(estimate["estimated_s"], keops_s),
         )
         estimates.append(estimate)
     checks = {n: knn_backends.auto_check(rows, n) for n in knn_args.sizes}
     return {
-        "arguments": vars(knn_args), "machine": machine, "measurements": rows, "auto_checks": checks,
-        "sampled_estimates": estimates, "report": knn_backends.markdown(knn_args, machine, rows),
+        "arguments": vars(knn_args),
+        "machine": machine,
+        "measurements": rows,
+        "auto_checks": checks,
+        "sampled_estimates": estimates,
+        "report": knn_backends.markdown(knn_args, machine, rows),
     }
 
 
@@ -532,24 +658,34 @@ def memory_worker(config: dict[str, Any]) -> dict[str, Any]:
     state["sampling_strategy"] = [[c, n * config["factor"]] for c, n in state["sampling_strategy"]]
     ds = DeepSMOTEDataset(TensorImages(images, labels), oversampler=DeepSMOTE(device="cpu").load_fitted_state(state))
     del state
-    data = materialise(ds, config["batch"], decode_limit=config["batch"]) if config["side"] == "materialised copy" else ds
+    data = (
+        materialise(ds, config["batch"], decode_limit=config["batch"]) if config["side"] == "materialised copy" else ds
+    )
     del ds
     gc.collect()
     sampler = BalancedBatchSampler(data.targets, config["batch"], num_batches=config["batches"], generator=0)
     for _ in DataLoader(data, batch_sampler=sampler):
         pass
     return {
-        **config, "items": len(data.targets), "synthetic": len(data.targets) - len(labels),
-        "peak_growth_bytes": meter.growth(), "held_bytes": tensor_bytes(data),
+        **config,
+        "items": len(data.targets),
+        "synthetic": len(data.targets) - len(labels),
+        "peak_growth_bytes": meter.growth(),
+        "held_bytes": tensor_bytes(data),
     }
 
 
-def measure_memory(args: argparse.Namespace, images: torch.Tensor, labels: torch.Tensor, model: ConvAutoencoder) -> dict[str, Any]:
+def measure_memory(
+    args: argparse.Namespace, images: torch.Tensor, labels: torch.Tensor, model: ConvAutoencoder
+) -> dict[str, Any]:
     """Both sides at the paper's counts × ``memory_scale`` balanced to the majority, and with 10× the synthetic items."""
     base = paper_subset(images, labels, args.memory_scale, args.seed)
     fitted = DeepSMOTE(autoencoder=model, epochs=0, random_state=args.seed, device="cpu", progress=False)
     fitted.fit(base.images, base.targets)
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(REPO_ROOT), str(Path(__file__).parent), os.environ.get("PYTHONPATH", "")]))
+    env = dict(
+        os.environ,
+        PYTHONPATH=os.pathsep.join([str(REPO_ROOT), str(Path(__file__).parent), os.environ.get("PYTHONPATH", "")]),
+    )
     runs = []
     with tempfile.TemporaryDirectory(prefix="throughput_") as folder:
         paths = {"base": f"{folder}/base.pt", "state": f"{folder}/state.pt"}
@@ -567,10 +703,20 @@ def measure_memory(args: argparse.Namespace, images: torch.Tensor, labels: torch
     for side in ("DeepSMOTEDataset", "materialised copy"):
         small, large = (r for r in runs if r["side"] == side)
         growth[side] = (large["held_bytes"] - small["held_bytes"]) / (large["synthetic"] - small["synthetic"])
-    weights = {w: sum(p.numel() * p.element_size() for p in ConvAutoencoder(tuple(base.images.shape[1:]), args.latent_dim, width=w).parameters()) for w in (args.width, 64)}
+    weights = {
+        w: sum(
+            p.numel() * p.element_size()
+            for p in ConvAutoencoder(tuple(base.images.shape[1:]), args.latent_dim, width=w).parameters()
+        )
+        for w in (args.width, 64)
+    }
     return {
-        "base_items": len(base.targets), "per_class": max(torch.bincount(base.targets).tolist()), "runs": runs,
-        "bytes_per_added_synthetic_item": growth, "raw_item_bytes": base.images[0].numel(), "autoencoder_bytes_by_width": weights,
+        "base_items": len(base.targets),
+        "per_class": max(torch.bincount(base.targets).tolist()),
+        "runs": runs,
+        "bytes_per_added_synthetic_item": growth,
+        "raw_item_bytes": base.images[0].numel(),
+        "autoencoder_bytes_by_width": weights,
     }
 
 
@@ -590,29 +736,84 @@ def verdict(ok: bool) -> str:
 def target_rows(r: dict[str, Any]) -> list[str]:
     """The summary table: one row per target, measured against it."""
     generation, epoch, pre, knn, memory = (r[k] for k in ("generation", "epoch", "pretraining", "knn", "memory"))
-    ours_mse, previous_mse, their_mse, official_mse = (pre["mse"][name]["held_out"] for name in (*TRAININGS, SAME_OBJECTIVE))
-    auto = [c["ratio"] for c in knn["auto_checks"].values() if c] + [e["auto_over_fastest"] for e in knn["sampled_estimates"]]
+    ours_mse, previous_mse, their_mse, official_mse = (
+        pre["mse"][name]["held_out"] for name in (*TRAININGS, SAME_OBJECTIVE)
+    )
+    auto = [c["ratio"] for c in knn["auto_checks"].values() if c] + [
+        e["auto_over_fastest"] for e in knn["sampled_estimates"]
+    ]
     slack = [
         (row["peak_memory_growth_bytes"] - row["torch_block_bytes"] - 2 * row["n"] * knn["arguments"]["dim"] * 4) / MiB
-        for row in knn["measurements"] if row["backend"] == "torch" and "peak_memory_growth_bytes" in row
-    ] + [(e["peak_memory_growth_bytes"] - e["block_bytes"] - 2 * e["points_bytes"]) / MiB for e in knn["sampled_estimates"]]
+        for row in knn["measurements"]
+        if row["backend"] == "torch" and "peak_memory_growth_bytes" in row
+    ] + [
+        (e["peak_memory_growth_bytes"] - e["block_bytes"] - 2 * e["points_bytes"]) / MiB
+        for e in knn["sampled_estimates"]
+    ]
     lazy_growth = memory["bytes_per_added_synthetic_item"]["DeepSMOTEDataset"]
     copy_growth = memory["bytes_per_added_synthetic_item"]["materialised copy"]
     rows = [
-        ("1", "generation: DataLoader items/s ÷ bare decoder items/s", f"{generation['ratio']:.2f}", "≥ 0.9", generation["ratio"] >= TARGETS["generation"]),
+        (
+            "1",
+            "generation: DataLoader items/s ÷ bare decoder items/s",
+            f"{generation['ratio']:.2f}",
+            "≥ 0.9",
+            generation["ratio"] >= TARGETS["generation"],
+        ),
     ]
     for workers, ratio in epoch["ratio_by_workers"].items():
-        rows.append(("2", f"epoch: DeepSMOTEDataset ÷ materialised copy, {workers} worker(s)", f"{ratio:.2f}", "≤ 1.15", ratio <= TARGETS["epoch"]))
+        rows.append(
+            (
+                "2",
+                f"epoch: DeepSMOTEDataset ÷ materialised copy, {workers} worker(s)",
+                f"{ratio:.2f}",
+                "≤ 1.15",
+                ratio <= TARGETS["epoch"],
+            )
+        )
     rows += [
-        ("3", "pretraining: authors' epoch ÷ fit_autoencoder epoch", f"{pre['speed_up']:.2f}", "≥ 2", pre["speed_up"] >= TARGETS["pretraining"]),
-        ("3", "held-out reconstruction MSE, the authors' objective: fit_autoencoder vs authors' step", f"{official_mse:.4f} vs {their_mse:.4f}",
-         "≤ 1.02 ×", official_mse <= TARGETS["mse_ratio"] * their_mse),
-        ("3", "held-out reconstruction MSE: fit_autoencoder vs its previous step", f"{ours_mse:.4f} vs {previous_mse:.4f}", "≤ 1.02 ×",
-         ours_mse <= TARGETS["mse_ratio"] * previous_mse),
-        ("4", "k-NN: auto ÷ faster backend, worst size", f"{max(auto):.2f}", "≤ 1.10", max(auto) <= TARGETS["knn_auto"]),
-        ("4", "k-NN torch peak − (2 × points + one score block), worst size", f"{max(slack):.1f} MiB", "≤ 16 MiB (no n × n)", max(slack) <= 16),
-        ("5", "memory: bytes per added synthetic item, DeepSMOTEDataset (copy)", f"{lazy_growth:.0f} ({copy_growth:.0f})",
-         f"≤ {TARGETS['memory_bytes_per_item']} (index tables)", lazy_growth <= TARGETS["memory_bytes_per_item"]),
+        (
+            "3",
+            "pretraining: authors' epoch ÷ fit_autoencoder epoch",
+            f"{pre['speed_up']:.2f}",
+            "≥ 2",
+            pre["speed_up"] >= TARGETS["pretraining"],
+        ),
+        (
+            "3",
+            "held-out reconstruction MSE, the authors' objective: fit_autoencoder vs authors' step",
+            f"{official_mse:.4f} vs {their_mse:.4f}",
+            "≤ 1.02 ×",
+            official_mse <= TARGETS["mse_ratio"] * their_mse,
+        ),
+        (
+            "3",
+            "held-out reconstruction MSE: fit_autoencoder vs its previous step",
+            f"{ours_mse:.4f} vs {previous_mse:.4f}",
+            "≤ 1.02 ×",
+            ours_mse <= TARGETS["mse_ratio"] * previous_mse,
+        ),
+        (
+            "4",
+            "k-NN: auto ÷ faster backend, worst size",
+            f"{max(auto):.2f}",
+            "≤ 1.10",
+            max(auto) <= TARGETS["knn_auto"],
+        ),
+        (
+            "4",
+            "k-NN torch peak − (2 × points + one score block), worst size",
+            f"{max(slack):.1f} MiB",
+            "≤ 16 MiB (no n × n)",
+            max(slack) <= 16,
+        ),
+        (
+            "5",
+            "memory: bytes per added synthetic item, DeepSMOTEDataset (copy)",
+            f"{lazy_growth:.0f} ({copy_growth:.0f})",
+            f"≤ {TARGETS['memory_bytes_per_item']} (index tables)",
+            lazy_growth <= TARGETS["memory_bytes_per_item"],
+        ),
     ]
     return [f"| {n} | {what} | {value} | {target} | {verdict(ok)} |" for n, what, value, target, ok in rows]
 
@@ -622,65 +823,113 @@ def markdown(r: dict[str, Any]) -> str:
     generation, epoch, pre, knn, memory = (r[k] for k in ("generation", "epoch", "pretraining", "knn", "memory"))
     load = lambda key: ", ".join(f"{v:.2f}" for v in m[key])  # noqa: E731
     lines = [
-        f"# Throughput and memory on {a['device']}", "",
-        f"`python benchmarks/throughput.py {r['command']}` ({r['total_s']:.0f} s in all)", "",
+        f"# Throughput and memory on {a['device']}",
+        "",
+        f"`python benchmarks/throughput.py {r['command']}` ({r['total_s']:.0f} s in all)",
+        "",
         f"- machine: {m['platform']}, {m['processor']}, {m['cpu_count']} CPUs, torch threads {m['torch_threads']}"
-        + (f", {m['gpu']}" if "gpu" in m else "") + f"; load average (1, 5, 15 min) at start {load('load_average_at_start')}, at end {load('load_average_at_end')}",
+        + (f", {m['gpu']}" if "gpu" in m else "")
+        + f"; load average (1, 5, 15 min) at start {load('load_average_at_start')}, at end {load('load_average_at_end')}",
         f"- python {m['python']}, torch {m['torch']}, pykeops {knn['machine']['pykeops']}; {m['date']}",
         f"- settings: seed {a['seed']}; Fashion-MNIST, the paper's training counts × {a['ae_scale']} ({pre['images']} images) for"
         f" section 3, × {a['scale']} for sections 1-2; autoencoder width {a['width']} (paper: 64), latent {a['latent_dim']}; DataLoader batch {a['batch']};"
         f" autoencoder batch {a['ae_batch']}{'; --quick' if a['quick'] else ''}",
         "- every figure is a ratio of two measurements made side by side in this run; absolute seconds are for this machine only",
-        "", "## Targets", "", "| # | what | measured | target | met |", "|---|---|---:|---|---|", *target_rows(r),
-        "", "## 1. Generation", "",
+        "",
+        "## Targets",
+        "",
+        "| # | what | measured | target | met |",
+        "|---|---|---:|---|---|",
+        *target_rows(r),
+        "",
+        "## 1. Generation",
+        "",
         f"{generation['items']} synthetic items ({a['rounds']} passes over {a['generation_batches']} batches of {generation['batch']}, no transform) after a"
         " warm-up pass; each DataLoader batch is timed next to one bare decoder call on as many of the dataset's latents.",
-        "", "| path | items/s |", "|---|---:|",
+        "",
+        "| path | items/s |",
+        "|---|---:|",
         *(f"| {name} | {rate:.0f} |" for name, rate in generation["items_per_s"].items()),
-        "", "## 2. Epoch overhead", "",
+        "",
+        "## 2. Epoch overhead",
+        "",
         f"SmallCNN, one epoch of {epoch['batches']} balanced batches ({epoch['items']} items, {epoch['synthetic_items_visited']} of them synthetic),"
         " the same batches, transform (`ToDtype(float32, scale)` + `Normalize`, per item on both sides) and seed on both sides."
         " With a worker on the CPU the training runs on the cores the worker leaves free (a worker decodes with one thread).",
-        "", "| workers | data | training threads | waiting for batches s | training steps s | epoch s |", "|---:|---|---:|---:|---:|---:|",
-        *(f"| {x['workers']} | {x['side']} | {x.get('training_threads', '–')} | {x['waiting_s']:.2f} | {x['step_s']:.2f} | {x['epoch_s']:.2f} |"
-          for x in epoch["runs"]),
-        "", f"Decoder-bound estimate with 0 workers: 1 + synthetic items × bare decode s/item (section 1) ÷ materialised epoch = {epoch['decode_bound_ratio']:.2f}.",
-        "", "## 3. Pretraining", "",
+        "",
+        "| workers | data | training threads | waiting for batches s | training steps s | epoch s |",
+        "|---:|---|---:|---:|---:|---:|",
+        *(
+            f"| {x['workers']} | {x['side']} | {x.get('training_threads', '–')} | {x['waiting_s']:.2f} | {x['step_s']:.2f} | {x['epoch_s']:.2f} |"
+            for x in epoch["runs"]
+        ),
+        "",
+        f"Decoder-bound estimate with 0 workers: 1 + synthetic items × bare decode s/item (section 1) ÷ materialised epoch = {epoch['decode_bound_ratio']:.2f}.",
+        "",
+        "## 3. Pretraining",
+        "",
         f"{pre['images']} images, batch {pre['batch']} ({pre['steps_per_epoch']} steps per epoch), {pre['epochs']} epochs each from the same initial"
         " weights, paper penalty for the library and its previous step (two decoder passes, default Adam and layout; the same batches and pairs),"
         " the authors' step as FACTS.md describes it; after each epoch of `fit_autoencoder` (its callback) one epoch of each of the others runs,"
         f" so all share the same load. Speed-up over the previous step: {pre['speed_up_over_previous']:.2f}×. The paper penalty is a different"
-        " objective from the authors' code (FACTS.md), so reconstruction quality is compared with `fit_autoencoder(penalty=\"official\")`,"
+        ' objective from the authors\' code (FACTS.md), so reconstruction quality is compared with `fit_autoencoder(penalty="official")`,'
         f" the authors' objective, trained from the same weights in a run of its own after the others: {pre['speed_up_same_objective']:.2f}×"
         " faster than the authors' step.",
-        "", "| training | s per epoch (median) | epochs s | reconstruction MSE train | held out |", "|---|---:|---|---:|---:|",
-        *(f"| {name} | {pre['median_epoch_s'][name]:.2f} | {', '.join(f'{t:.2f}' for t in pre['epoch_s'][name])} |"
-          f" {pre['mse'][name]['train']:.4f} | {pre['mse'][name]['held_out']:.4f} |" for name in pre["epoch_s"]),
-        "", f"One step on a fixed batch of {pre['batch']}, paper penalty, median of {a['variant_steps']} after a first step:", "",
-        "| variant | first step s | s / step |", "|---|---:|---:|",
+        "",
+        "| training | s per epoch (median) | epochs s | reconstruction MSE train | held out |",
+        "|---|---:|---|---:|---:|",
+        *(
+            f"| {name} | {pre['median_epoch_s'][name]:.2f} | {', '.join(f'{t:.2f}' for t in pre['epoch_s'][name])} |"
+            f" {pre['mse'][name]['train']:.4f} | {pre['mse'][name]['held_out']:.4f} |"
+            for name in pre["epoch_s"]
+        ),
+        "",
+        f"One step on a fixed batch of {pre['batch']}, paper penalty, median of {a['variant_steps']} after a first step:",
+        "",
+        "| variant | first step s | s / step |",
+        "|---|---:|---:|",
         *(f"| {v['variant']} | {v['first_step_s']:.3f} | {v['step_s']:.3f} |" for v in pre["variants"]),
-        "", "Self time of the library's step (the channels-last, fused-Adam variant), top operators: "
-        + ", ".join(f"`{name}` {share:.0%}" for name, share in pre["profile_of_library_step"]) + ".",
-        "", "## 4. k-NN backends", "", knn["report"].split("\n", 2)[2].strip(), "",
+        "",
+        "Self time of the library's step (the channels-last, fused-Adam variant), top operators: "
+        + ", ".join(f"`{name}` {share:.0%}" for name, share in pre["profile_of_library_step"])
+        + ".",
+        "",
+        "## 4. k-NN backends",
+        "",
+        knn["report"].split("\n", 2)[2].strip(),
+        "",
         "Torch sizes that `knn_backends.py` skipped, estimated from the first row blocks (setup + median block s × blocks);"
         " the last row (if any) checks the estimate against a size measured in full. The torch path holds the centred copy of the points"
         " and one score block; `points.square()` (for the squared norms) briefly adds a second points-sized buffer, so its peak is"
         " max(2 × points, points + block): O(n·d + chunk·n), never n × n:",
-        "", "| n | blocks timed / all | rows per block | estimated s | measured s | KeOps s | auto → | auto/fastest | peak MiB | points + block MiB |",
+        "",
+        "| n | blocks timed / all | rows per block | estimated s | measured s | KeOps s | auto → | auto/fastest | peak MiB | points + block MiB |",
         "|---:|---:|---:|---:|---:|---:|:---:|---:|---:|---:|",
-        *(f"| {e['n']} | {e['blocks_timed']} / {e['blocks']} | {e['rows_per_block']} | {e['estimated_s']:.1f} |"
-          f" {seconds(e['measured_s'])} | {e['keops_s']:.0f}{' (extrapolated)' if e['keops_extrapolated'] else ''} | {e['auto_resolves_to']} | {e['auto_over_fastest']:.2f} |"
-          f" {e['peak_memory_growth_bytes'] / MiB:.0f} | {(e['points_bytes'] + e['block_bytes']) / MiB:.0f} |" for e in knn["sampled_estimates"]),
-        "", "## 5. Memory", "",
+        *(
+            f"| {e['n']} | {e['blocks_timed']} / {e['blocks']} | {e['rows_per_block']} | {e['estimated_s']:.1f} |"
+            f" {seconds(e['measured_s'])} | {e['keops_s']:.0f}{' (extrapolated)' if e['keops_extrapolated'] else ''} | {e['auto_resolves_to']} | {e['auto_over_fastest']:.2f} |"
+            f" {e['peak_memory_growth_bytes'] / MiB:.0f} | {(e['points_bytes'] + e['block_bytes']) / MiB:.0f} |"
+            for e in knn["sampled_estimates"]
+        ),
+        "",
+        "## 5. Memory",
+        "",
         f"Fashion-MNIST at the paper's counts × {a['memory_scale']} ({memory['base_items']} images) balanced to {memory['per_class']} per class, then"
         f" with each class's synthetic items × {a['memory_growth']}. One fresh process per row. Peak: growth of the peak resident set from"
         f" after the base images are loaded (and the code paths warmed up) over restoring the fitted model, building the dataset (the copy:"
         f" decoded {a['batch']} at a time, the first batch repeated for the rest, then the model dropped) and loading {a['memory_batches']}"
         f" balanced batches of {a['batch']}. Held: bytes of the tensors the dataset keeps (base images included on both sides).",
-        "", "| data | synthetic items | peak MiB | held MiB |", "|---|---:|---:|---:|",
-        *(f"| {x['side']} | {x['synthetic']} | {x['peak_growth_bytes'] / MiB:.1f} | {x['held_bytes'] / MiB:.1f} |" for x in memory["runs"]),
-        "", f"A raw item is {memory['raw_item_bytes']} bytes; the autoencoder's weights take "
-        + ", ".join(f"{b / MiB:.1f} MiB at width {w}" for w, b in memory["autoencoder_bytes_by_width"].items()) + ".",
+        "",
+        "| data | synthetic items | peak MiB | held MiB |",
+        "|---|---:|---:|---:|",
+        *(
+            f"| {x['side']} | {x['synthetic']} | {x['peak_growth_bytes'] / MiB:.1f} | {x['held_bytes'] / MiB:.1f} |"
+            for x in memory["runs"]
+        ),
+        "",
+        f"A raw item is {memory['raw_item_bytes']} bytes; the autoencoder's weights take "
+        + ", ".join(f"{b / MiB:.1f} MiB at width {w}" for w, b in memory["autoencoder_bytes_by_width"].items())
+        + ".",
     ]
     return "\n".join(lines) + "\n"
 
@@ -703,7 +952,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--generation-batches", type=int, default=20)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--variant-steps", type=int, default=5)
-    parser.add_argument("--no-slow-variants", dest="slow_variants", action="store_false", help="skip the bf16 and torch.compile steps")
+    parser.add_argument(
+        "--no-slow-variants", dest="slow_variants", action="store_false", help="skip the bf16 and torch.compile steps"
+    )
     parser.add_argument("--knn-sizes", type=int, nargs="+", default=[40, 400, 4000, 40000, 200000])
     parser.add_argument("--knn-budget-s", type=float, default=60.0, help="knn_backends.py's --budget-s")
     parser.add_argument("--knn-min-total-s", type=float, default=2.0, help="knn_backends.py's --min-total-s")
@@ -730,14 +981,17 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     started = time.perf_counter()
     device = torch.device(args.device)
     machine = {
-        **describe_machine(device), "load_average_at_start": os.getloadavg(),
+        **describe_machine(device),
+        "load_average_at_start": os.getloadavg(),
         "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
     }
     images, labels = load_dataset("fashion-mnist", args.root, train=True)
     held_out = to_network_range(load_dataset("fashion-mnist", args.root, train=False)[0][: args.test_images])
     data = paper_subset(images, labels, args.scale, args.seed)
     print(f"{time.perf_counter() - started:6.0f} s  3. pretraining", flush=True)
-    pretraining, model = measure_pretraining(args, paper_subset(images, labels, args.ae_scale, args.seed), held_out, device)
+    pretraining, model = measure_pretraining(
+        args, paper_subset(images, labels, args.ae_scale, args.seed), held_out, device
+    )
     oversampler = DeepSMOTE(autoencoder=model, epochs=0, random_state=args.seed, device=device, progress=False)
     oversampler.fit(data.images, data.targets)
     print(f"{time.perf_counter() - started:6.0f} s  1. generation", flush=True)
@@ -754,9 +1008,16 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     memory = measure_memory(args, images, labels, model)
     machine["load_average_at_end"] = os.getloadavg()
     results = {
-        "command": " ".join(sys.argv[1:] if argv is None else argv), "settings": {k: v for k, v in vars(args).items() if k != "memory_worker"},
-        "machine": machine, "targets": TARGETS, "generation": generation, "epoch": epoch, "pretraining": pretraining,
-        "knn": knn, "memory": memory, "total_s": time.perf_counter() - started,
+        "command": " ".join(sys.argv[1:] if argv is None else argv),
+        "settings": {k: v for k, v in vars(args).items() if k != "memory_worker"},
+        "machine": machine,
+        "targets": TARGETS,
+        "generation": generation,
+        "epoch": epoch,
+        "pretraining": pretraining,
+        "knn": knn,
+        "memory": memory,
+        "total_s": time.perf_counter() - started,
     }
     report = markdown(results)
     print(report)

@@ -19,8 +19,14 @@ def learning_rates(schedule: str, epochs: int = 2, lr: float = 1e-2) -> list[flo
         lambda optimizer, args, kwargs: seen.append(optimizer.param_groups[0]["lr"])
     )
     try:
-        train_classifier(SmallCNN(1, 3, width=4), DataLoader(data, batch_size=8), epochs=epochs, lr=lr,
-                         schedule=schedule, progress=False)
+        train_classifier(
+            SmallCNN(1, 3, width=4),
+            DataLoader(data, batch_size=8),
+            epochs=epochs,
+            lr=lr,
+            schedule=schedule,
+            progress=False,
+        )
     finally:
         handle.remove()
     return seen

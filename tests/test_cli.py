@@ -11,7 +11,13 @@ def test_demo_runs_end_to_end_in_fast_mode(tmp_path, capsys):
     out = tmp_path / "demo"
     assert main(["demo", "--fast", "--quiet", "--out", str(out)]) == 0
     printed = capsys.readouterr().out
-    for piece in ("train class counts before: [85, 43, 21, 16, 11, 7, 5, 5, 5, 5]", "none", "random oversampling", "deepsmote", "acsa"):
+    for piece in (
+        "train class counts before: [85, 43, 21, 16, 11, 7, 5, 5, 5, 5]",
+        "none",
+        "random oversampling",
+        "deepsmote",
+        "acsa",
+    ):
         assert piece in printed
     results = json.loads((out / "results.json").read_text())
     assert results["class_counts"]["train_after"] == [85] * 10

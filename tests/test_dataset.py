@@ -4,18 +4,17 @@ from collections import Counter
 import numpy as np
 import pytest
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from PIL import Image
 from torch.utils.data import DataLoader, Subset, TensorDataset
 from torchvision import transforms as T
 from torchvision.datasets import ImageFolder
 
-from hypothesis import given, settings
-from hypothesis import strategies as st
-
+from tests.conftest import FAST_OPTIONS, blob_images
 from torch_deepsmote import DeepSMOTE, Recipe
 from torch_deepsmote.data.dataset import DeepSMOTEDataset
 from torch_deepsmote.data.sampler import BalancedBatchSampler
-from tests.conftest import FAST_OPTIONS, blob_images
 
 DATASET_OPTIONS = ("transform", "target_transform", "targets", "cache_dir", "fresh_per_epoch")
 
@@ -110,7 +109,9 @@ def test_image_folder_gives_pil_images_of_the_same_mode(tmp_path, mode):
 
 def test_transform_applies_to_real_and_synthetic_alike(tmp_path):
     folder = _image_folder(tmp_path / "images", [20, 6], "L")
-    ds = _wrap(folder, transform=T.Compose([T.ToTensor(), T.Normalize([0.5], [0.5])]), target_transform=lambda y: y + 10)
+    ds = _wrap(
+        folder, transform=T.Compose([T.ToTensor(), T.Normalize([0.5], [0.5])]), target_transform=lambda y: y + 10
+    )
     real, real_label = ds[0]
     fake, fake_label = ds[len(ds) - 1]
     assert real.shape == fake.shape == (1, 8, 8)
@@ -266,8 +267,10 @@ def test_another_k_or_strategy_reuses_the_cached_autoencoder(tensor_dataset, mon
     for cached, options in ((other_k, {"k_neighbors": 2}), (other_strategy, {"sampling_strategy": {1: 20, 2: 10}})):
         fresh = _wrap(tensor_dataset, cache_dir=False, **options)  # the same training: the same items
         indices = list(range(len(fresh)))
-        assert torch.equal(torch.stack([image for image, _ in cached.raw_items(indices)]),
-                           torch.stack([image for image, _ in fresh.raw_items(indices)]))
+        assert torch.equal(
+            torch.stack([image for image, _ in cached.raw_items(indices)]),
+            torch.stack([image for image, _ in fresh.raw_items(indices)]),
+        )
 
 
 def test_cache_can_be_turned_off_or_moved(tensor_dataset, tmp_path, isolated_cache):
@@ -365,7 +368,10 @@ def test_a_given_autoencoder_is_part_of_the_cache_key(tensor_dataset, isolated_c
     start = ConvAutoencoder((1, 8, 8), latent_dim=8, width=4, generator=torch.Generator().manual_seed(0))
     first = _wrap(tensor_dataset, autoencoder=start)
     again = _wrap(tensor_dataset, autoencoder=start)
-    other = _wrap(tensor_dataset, autoencoder=ConvAutoencoder((1, 8, 8), latent_dim=8, width=4, generator=torch.Generator().manual_seed(1)))
+    other = _wrap(
+        tensor_dataset,
+        autoencoder=ConvAutoencoder((1, 8, 8), latent_dim=8, width=4, generator=torch.Generator().manual_seed(1)),
+    )
     assert (first.from_cache, again.from_cache, other.from_cache) == (False, True, False)
 
 

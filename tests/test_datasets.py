@@ -49,9 +49,7 @@ def write_idx(path: Path, array: np.ndarray, *, gz: bool = False, type_code: int
     path.write_bytes(gzip.compress(data) if gz else data)
 
 
-def write_mnist_like(
-    folder: Path, *, n: int = 5, seed: int = 0, train: bool = True, gz: bool = False
-):
+def write_mnist_like(folder: Path, *, n: int = 5, seed: int = 0, train: bool = True, gz: bool = False):
     rng = np.random.default_rng(seed)
     images = rng.integers(0, 256, size=(n, 4, 3), dtype=np.uint8)  # H != W catches swaps
     labels = rng.integers(0, 10, size=n, dtype=np.uint8)
@@ -172,9 +170,7 @@ def test_make_imbalanced_seeded(targets):
     other = make_imbalanced(targets, [10, 10, 10, 10], random_state=2)
     assert torch.equal(first, again)
     assert not torch.equal(first, other)
-    from_generator = make_imbalanced(
-        targets, [10, 10, 10, 10], random_state=torch.Generator().manual_seed(1)
-    )
+    from_generator = make_imbalanced(targets, [10, 10, 10, 10], random_state=torch.Generator().manual_seed(1))
     assert torch.equal(first, from_generator)
 
 
@@ -264,7 +260,7 @@ def test_load_digits_images_scales_exactly():
 
 def test_load_digits_images_without_scikit_learn_names_the_extra(monkeypatch):
     monkeypatch.setitem(sys.modules, "sklearn.datasets", None)
-    with pytest.raises(ImportError, match=r'load_digits_images needs scikit-learn.*torch_deepsmote\[demo\]'):
+    with pytest.raises(ImportError, match=r"load_digits_images needs scikit-learn.*torch_deepsmote\[demo\]"):
         load_dataset("digits")
 
 
@@ -549,8 +545,7 @@ def test_load_cifar10_reads_numpy1_pickles(tmp_path):
 
 # The real file's attribute order (alphabetical), shortened: the hair columns are not in
 # class order, so a loader reading the wrong columns gets wrong labels.
-CELEBA_HEADER = ["5_o_Clock_Shadow", "Bald", "Bangs", "Black_Hair", "Blond_Hair",
-                 "Brown_Hair", "Gray_Hair", "Male"]
+CELEBA_HEADER = ["5_o_Clock_Shadow", "Bald", "Bangs", "Black_Hair", "Blond_Hair", "Brown_Hair", "Gray_Hair", "Male"]
 # name, hair attributes set to 1, partition, (width, height), image mode
 CELEBA_FIXTURE = [
     ("000001.jpg", ["Black_Hair"], 0, (18, 22), "RGB"),
@@ -609,8 +604,10 @@ def test_load_celeba_labels_partitions_and_drop_rule(tmp_path):
     assert labels.dtype == torch.int64
     # 000001 black, 000002 brown, 000004 gray, 000005 bald, 000009 blond; 6 and 7 dropped
     assert labels.tolist() == [0, 1, 3, 4, 2]
-    expected = [torchvision_pipeline(image_folder / f"00000{i}.{ext}")
-                for i, ext in [(1, "jpg"), (2, "png"), (4, "jpg"), (5, "png"), (9, "png")]]
+    expected = [
+        torchvision_pipeline(image_folder / f"00000{i}.{ext}")
+        for i, ext in [(1, "jpg"), (2, "png"), (4, "jpg"), (5, "png"), (9, "png")]
+    ]
     assert np.array_equal(images.numpy(), np.stack(expected))
     test_images, test_labels = load_celeba(tmp_path, "test", progress=False)
     assert test_labels.tolist() == [2, 3] and test_images.shape == (2, 3, 32, 32)
@@ -629,8 +626,20 @@ def test_load_celeba_torchvision_and_own_lists_agree(tmp_path, monkeypatch, torc
     (folder / "list_bbox_celeba.txt").write_text(
         f"{len(names)}\nimage_id x_1 y_1 width height\n" + "".join(f"{name} 1 2 3 4\n" for name in names)
     )
-    landmarks = " ".join(["lefteye_x", "lefteye_y", "righteye_x", "righteye_y", "nose_x", "nose_y",
-                          "leftmouth_x", "leftmouth_y", "rightmouth_x", "rightmouth_y"])
+    landmarks = " ".join(
+        [
+            "lefteye_x",
+            "lefteye_y",
+            "righteye_x",
+            "righteye_y",
+            "nose_x",
+            "nose_y",
+            "leftmouth_x",
+            "leftmouth_y",
+            "rightmouth_x",
+            "rightmouth_y",
+        ]
+    )
     (folder / "list_landmarks_align_celeba.txt").write_text(
         f"{len(names)}\n{landmarks}\n" + "".join(f"{name} {' '.join(['5'] * 10)}\n" for name in names)
     )
@@ -638,8 +647,10 @@ def test_load_celeba_torchvision_and_own_lists_agree(tmp_path, monkeypatch, torc
     own = {split: load_celeba(tmp_path, split, progress=False) for split in splits}
     assert torchvision_reads == []
     celeba = torchvision.datasets.celeba.CelebA
-    file_list = [(file_id, md5(folder / name) if (folder / name).is_file() else checksum, name)
-                 for file_id, checksum, name in celeba.file_list]
+    file_list = [
+        (file_id, md5(folder / name) if (folder / name).is_file() else checksum, name)
+        for file_id, checksum, name in celeba.file_list
+    ]
     monkeypatch.setattr(celeba, "file_list", file_list)
     for split in splits:
         images, labels = load_celeba(tmp_path, split, progress=False)

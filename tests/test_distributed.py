@@ -19,7 +19,9 @@ def _worker(rank: int, world_size: int, folder: str, extra: dict) -> None:
     try:
         images, labels = blob_images([40, 16, 8])
         options = dict(FAST_OPTIONS, epochs=2, random_state=0) | extra
-        ds = DeepSMOTEDataset(TensorDataset(images, labels), DeepSMOTE(**options), cache_dir=os.path.join(folder, "cache"))
+        ds = DeepSMOTEDataset(
+            TensorDataset(images, labels), DeepSMOTE(**options), cache_dir=os.path.join(folder, "cache")
+        )
         state = ds.oversampler.autoencoder_.state_dict()
         weights = torch.cat([state[name].detach().flatten().double() for name in sorted(state)])
         sampler = BalancedBatchSampler(ds.targets, 12, generator=0, num_batches=10)
@@ -38,8 +40,9 @@ def _worker(rank: int, world_size: int, folder: str, extra: dict) -> None:
 
 
 @pytest.mark.skipif(not dist.is_available(), reason="torch.distributed is not available")
-@pytest.mark.parametrize("extra", [{}, {"epochs": 6, "validation_fraction": 0.25, "n_iter_no_change": 1}],
-                         ids=["epochs", "held-out stop"])
+@pytest.mark.parametrize(
+    "extra", [{}, {"epochs": 6, "validation_fraction": 0.25, "n_iter_no_change": 1}], ids=["epochs", "held-out stop"]
+)
 def test_two_ranks_train_identical_weights_and_write_one_cache_file(tmp_path, extra):
     mp.spawn(_worker, args=(2, str(tmp_path), extra), nprocs=2, join=True)
     ranks = [torch.load(tmp_path / f"rank{r}.pt") for r in range(2)]

@@ -65,7 +65,12 @@ def test_the_checker_finds_links_and_catches_broken_ones(tmp_path):
         "[k]: <also missing.md>\n"
     )
     assert relative_links(page.read_text()) == [
-        "there.md", "there.md", "folder/", "missing.md", "gone.png", "also missing.md",
+        "there.md",
+        "there.md",
+        "folder/",
+        "missing.md",
+        "gone.png",
+        "also missing.md",
     ]
     assert broken_links(page) == ["missing.md", "gone.png", "also missing.md"]
 

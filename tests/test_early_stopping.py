@@ -19,8 +19,17 @@ def _fit(epochs=12, callback=None, checkpoint=None, **options):
     images, labels = blob_images([30, 12, 6])
     model = ConvAutoencoder((1, 8, 8), 8, width=4, generator=torch.Generator().manual_seed(0))
     history = fit_autoencoder(
-        model, to_network_range(images), labels, epochs=epochs, batch_size=16, device="cpu",
-        random_state=3, progress=False, callback=callback, checkpoint=checkpoint, **options,
+        model,
+        to_network_range(images),
+        labels,
+        epochs=epochs,
+        batch_size=16,
+        device="cpu",
+        random_state=3,
+        progress=False,
+        callback=callback,
+        checkpoint=checkpoint,
+        **options,
     )
     return model, history
 
@@ -96,8 +105,13 @@ def test_an_interrupted_held_out_run_resumes_to_the_uninterrupted_result(tmp_pat
         _fit(validation_fraction=0.2, n_iter_no_change=2, tol=1e9, checkpoint=checkpoint, callback=crash)
     assert checkpoint.is_file()
     seen = []
-    resumed, history = _fit(validation_fraction=0.2, n_iter_no_change=2, tol=1e9, checkpoint=checkpoint,
-                            callback=lambda record: seen.append(record["epoch"]))
+    resumed, history = _fit(
+        validation_fraction=0.2,
+        n_iter_no_change=2,
+        tol=1e9,
+        checkpoint=checkpoint,
+        callback=lambda record: seen.append(record["epoch"]),
+    )
     assert seen == list(range(stop_epoch + 1, 3))  # none after the stop
     assert history == reference_history and _same_weights(resumed, reference)
     assert not checkpoint.exists()
@@ -123,8 +137,12 @@ def test_deepsmote_keys_its_cache_by_the_stop_only_when_it_is_on():
     assert "validation_fraction" not in plain.model_config()  # the keys of earlier entries hold
     stopping = DeepSMOTE(random_state=0, validation_fraction=0.2, n_iter_no_change=1, **FAST_OPTIONS | {"epochs": 6})
     assert stopping.model_config()["validation_fraction"] == 0.2
-    assert stopping.model_config() != DeepSMOTE(random_state=0, validation_fraction=0.2, n_iter_no_change=2,
-                                                **FAST_OPTIONS | {"epochs": 6}).model_config()
+    assert (
+        stopping.model_config()
+        != DeepSMOTE(
+            random_state=0, validation_fraction=0.2, n_iter_no_change=2, **FAST_OPTIONS | {"epochs": 6}
+        ).model_config()
+    )
     stopping.fit(images, labels)
     assert all("validation" in record for record in stopping.history_)
     assert len(stopping.index_.latents[2]) == 6  # every image is still indexed for the draws

@@ -58,9 +58,7 @@ def test_missing_library_is_named_with_the_extra(monkeypatch, module, library):
 
 
 def test_acsa_is_balanced_accuracy():
-    assert imbalanced_report(Y_TRUE, Y_PRED)["acsa"] == pytest.approx(
-        balanced_accuracy_score(Y_TRUE, Y_PRED)
-    )
+    assert imbalanced_report(Y_TRUE, Y_PRED)["acsa"] == pytest.approx(balanced_accuracy_score(Y_TRUE, Y_PRED))
 
 
 def test_perfect_prediction_scores_one_everywhere():
@@ -150,9 +148,7 @@ def test_format_report_shows_percentages_and_fractions():
 
 
 @settings(max_examples=30, deadline=None)
-@given(
-    st.lists(st.tuples(st.integers(0, 4), st.integers(0, 5)), min_size=1, max_size=40)
-)
+@given(st.lists(st.tuples(st.integers(0, 4), st.integers(0, 5)), min_size=1, max_size=40))
 def test_acsa_and_multiclass_gm_match_their_definitions(pairs):
     y_true = [t for t, _ in pairs]
     y_pred = [p for _, p in pairs]

@@ -206,9 +206,7 @@ def test_importing_the_package_does_not_import_pykeops():
         print("pykeops" in sys.modules, "pykeops.torch" in sys.modules)
         """
     )
-    result = subprocess.run(
-        [sys.executable, "-c", code], cwd=REPO_ROOT, capture_output=True, text=True, timeout=120
-    )
+    result = subprocess.run([sys.executable, "-c", code], cwd=REPO_ROOT, capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == ["False", "False"]
 
@@ -341,9 +339,7 @@ def test_keops_matches_oracle_and_torch(keops_results):
     expected = oracle_distances(x, KEOPS_K)
     torch.testing.assert_close(neighbour_distances(x, got), expected, rtol=1e-5, atol=1e-6)
     from_torch = kneighbors(x, KEOPS_K, "torch")
-    torch.testing.assert_close(
-        neighbour_distances(x, got), neighbour_distances(x, from_torch), rtol=1e-5, atol=1e-6
-    )
+    torch.testing.assert_close(neighbour_distances(x, got), neighbour_distances(x, from_torch), rtol=1e-5, atol=1e-6)
 
 
 def test_keops_excludes_self_among_many_duplicates(keops_results):
@@ -393,7 +389,11 @@ def test_keops_build_folder_from_env_then_setter(tmp_path):
     env.pop("KEOPS_CACHE_FOLDER", None)
     result = subprocess.run(
         [sys.executable, "-c", code, str(tmp_path / "call")],
-        cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=120,
+        cwd=REPO_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert result.returncode == 0, result.stderr
     first, second, leaked = json.loads(result.stdout.strip().splitlines()[-1])

@@ -47,8 +47,11 @@ def test_evaluation_and_baselines_import_and_fail_clearly_without_the_extra(tmp_
 
 def test_import_extra_names_the_library_and_the_extra(monkeypatch):
     monkeypatch.setitem(sys.modules, "imblearn.metrics", None)
-    with pytest.raises(ImportError, match=r'^thing needs imbalanced-learn, which is not installed\. Install the demo '
-                                          r'extra: pip install "torch_deepsmote\[demo\]"$'):
+    with pytest.raises(
+        ImportError,
+        match=r"^thing needs imbalanced-learn, which is not installed\. Install the demo "
+        r'extra: pip install "torch_deepsmote\[demo\]"$',
+    ):
         import_extra("imblearn.metrics", needed_by="thing")
 
 

@@ -7,10 +7,10 @@ import numpy as np
 import pytest
 import torch
 
+from tests.conftest import blob_images
 from torch_deepsmote import RECIPES, DeepSMOTE, Recipe
 from torch_deepsmote.latent.smote import SmoteDraw, draw_smote, interpolate
 from torch_deepsmote.latent.variations import nearest_classes
-from tests.conftest import blob_images
 
 
 def _fast(**kwargs):
@@ -146,8 +146,20 @@ def test_fitted_attributes(tiny_images):
     assert index.variations.shape == (48 * 4, 8) and index.variation_sources.shape == (48 * 4,)
     assert index.k_neighbors == 4
     assert index.autoencoder is sampler.autoencoder_ and not sampler.autoencoder_.training
-    for removed in ("latents_", "neighbors_", "residuals_", "variations_", "variation_sources_",
-                    "class_means_", "indexed_k_", "encode", "decode", "draw", "render_draws", "latents_for"):
+    for removed in (
+        "latents_",
+        "neighbors_",
+        "residuals_",
+        "variations_",
+        "variation_sources_",
+        "class_means_",
+        "indexed_k_",
+        "encode",
+        "decode",
+        "draw",
+        "render_draws",
+        "latents_for",
+    ):
         assert not hasattr(sampler, removed), removed
 
 
@@ -202,8 +214,14 @@ def test_borrowing_from_every_class_draws_as_one_pool_does():
     images, labels = blob_images([30, 20, 10])
     sampler = _fast(recipe=Recipe(variation_classes=None)).fit(images, labels)
     made = sampler.index_.draw(2, 50, torch.Generator().manual_seed(3), sampler.recipe_)
-    plain = draw_smote(sampler.index_.neighbors[2], 50, torch.Generator().manual_seed(3), copy_fraction=1.0,
-                       n_variations=len(sampler.index_.variations), variation_transfer=1.0)
+    plain = draw_smote(
+        sampler.index_.neighbors[2],
+        50,
+        torch.Generator().manual_seed(3),
+        copy_fraction=1.0,
+        n_variations=len(sampler.index_.variations),
+        variation_transfer=1.0,
+    )
     assert all(torch.equal(a, b) for a, b in zip(made, plain))
 
 
@@ -277,8 +295,16 @@ def test_bad_parameters(tiny_images, kwargs, error, match):
 
 @pytest.mark.parametrize(
     "name, value",
-    [("penalty", "paper"), ("penalty_weight", 1.0), ("lr", 2e-4), ("detail", "none"), ("max_gap", 0.5),
-     ("copy_fraction", 0.0), ("variation_transfer", 0.0), ("variation_classes", None)],
+    [
+        ("penalty", "paper"),
+        ("penalty_weight", 1.0),
+        ("lr", 2e-4),
+        ("detail", "none"),
+        ("max_gap", 0.5),
+        ("copy_fraction", 0.0),
+        ("variation_transfer", 0.0),
+        ("variation_classes", None),
+    ],
 )
 def test_removed_research_keywords_are_refused(name, value):
     with pytest.raises(TypeError, match=name):
@@ -344,8 +370,11 @@ def test_detail_none_is_the_plain_decode(tiny_images):
     index = sampler.index_
     new_images, new_labels = sampler.sample()
     generator = torch.Generator().manual_seed(sampler.sample_seed_)
-    latents = [_latents(sampler, c, index.draw(c, n, generator, sampler.recipe_))
-               for c, n in sampler.sampling_strategy_.items() if n]
+    latents = [
+        _latents(sampler, c, index.draw(c, n, generator, sampler.recipe_))
+        for c, n in sampler.sampling_strategy_.items()
+        if n
+    ]
     assert torch.equal(new_images, index.decode(torch.cat(latents)))
     residuals = {c: r.float() for c, r in index.residuals.items()}
     assert set(residuals) == {1, 2}
@@ -498,7 +527,7 @@ def test_string_labels_come_back_as_a_numpy_array_of_their_names(tiny_images):
     new_images, new_labels = sampler.fit_resample(images, names.tolist())
     assert isinstance(new_labels, np.ndarray) and new_labels.dtype.kind == "U"
     assert new_labels[: len(names)].tolist() == names.tolist()
-    assert Counter(new_labels[len(names):].tolist()) == {"cat": 18, "ant": 24}
+    assert Counter(new_labels[len(names) :].tolist()) == {"cat": 18, "ant": 24}
     assert sampler.classes_ == ["ant", "cat", "dog"]
     assert dict(sampler.sampling_strategy_) == {"ant": 24, "cat": 18}
     assert torch.equal(new_images[: len(images)], images)
@@ -515,8 +544,8 @@ def test_labels_that_sort_like_the_codes_make_the_same_images(tiny_images):
     gapped = torch.tensor([-2, 3, 10])[codes]
     as_gapped, gapped_labels = _fast().fit_resample(images, gapped.tolist())
     assert torch.equal(as_gapped, reference)
-    assert string_labels[len(codes):].tolist() == ["b"] * 18 + ["c"] * 24
-    assert gapped_labels[len(codes):].tolist() == [3] * 18 + [10] * 24
+    assert string_labels[len(codes) :].tolist() == ["b"] * 18 + ["c"] * 24
+    assert gapped_labels[len(codes) :].tolist() == [3] * 18 + [10] * 24
 
 
 @pytest.mark.parametrize("as_numpy", [False, True])
@@ -528,7 +557,7 @@ def test_int_labels_with_gaps_come_back_as_their_values(as_numpy):
     _, new_labels = sampler.fit_resample(images, labels)
     assert isinstance(new_labels, torch.Tensor) and new_labels.dtype == torch.int64
     assert torch.equal(new_labels[: len(values)], values)
-    assert _counts(new_labels[len(values):]) == {-2: 14, 10: 12}
+    assert _counts(new_labels[len(values) :]) == {-2: 14, 10: 12}
     assert sampler.classes_ == [-2, 3, 10]
     assert dict(sampler.sampling_strategy_) == {-2: 14, 10: 12}
     assert set(sampler.index_.latents) == {0, 2}  # keyed by class code
@@ -585,6 +614,7 @@ def _imblearn(strategy, labels):
 @pytest.mark.parametrize("strategy", ["auto", "minority", "not minority", "not majority", "all", "callable"])
 def test_sampling_strategy_agrees_with_imbalanced_learn(labels, strategy):
     if strategy == "callable":
+
         def strategy(y):
             values, counts = np.unique(y, return_counts=True)
             return {value: int(count) + 1 + i for i, (value, count) in enumerate(zip(values, counts)) if i != 1}

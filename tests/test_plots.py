@@ -89,11 +89,17 @@ def test_grid_with_one_half_only_has_no_gap(tmp_path):
         ([(empty(), empty())], ValueError, r"`rows` must hold at least one image"),
         ([solid(1, (1, 2, 3))], TypeError, r"`rows\[0\]` must be a \(real, synthetic\) pair of tensors, got Tensor"),
         ([(empty(),) * 3], TypeError, r"`rows\[0\]` must be .* pair of tensors, got tuple of length 3"),
-        ([(solid(1, (1, 2, 3)), solid(1, (1, 2, 3)).float())], TypeError,
-         r"`rows\[0\]\[1\]` must be a uint8 tensor .* got a tensor of dtype torch.float32"),
+        (
+            [(solid(1, (1, 2, 3)), solid(1, (1, 2, 3)).float())],
+            TypeError,
+            r"`rows\[0\]\[1\]` must be a uint8 tensor .* got a tensor of dtype torch.float32",
+        ),
         ([(empty(), [1, 2])], TypeError, r"`rows\[0\]\[1\]` must be a uint8 tensor .* got list"),
-        ([(empty(), empty()), (solid(1, (1, 2, 3))[0], empty())], ValueError,
-         r"`rows\[1\]\[0\]` must have shape \(n, C, H, W\) with C >= 1, got \(3, 3, 3\)"),
+        (
+            [(empty(), empty()), (solid(1, (1, 2, 3))[0], empty())],
+            ValueError,
+            r"`rows\[1\]\[0\]` must have shape \(n, C, H, W\) with C >= 1, got \(3, 3, 3\)",
+        ),
     ],
 )
 def test_grid_refuses_bad_rows(tmp_path, rows, error, pattern):

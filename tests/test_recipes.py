@@ -19,7 +19,9 @@ import torch
 from torch_deepsmote import RECIPES, DeepSMOTE, DeepSMOTEDataset, Recipe
 
 RECORDED = Path(__file__).parent / "data" / "recipes_before_v1.pt"
-SMALL = dict(epochs=3, width=4, latent_dim=8, batch_size=16, k_neighbors=3, random_state=7, progress=False, device="cpu")
+SMALL = dict(
+    epochs=3, width=4, latent_dim=8, batch_size=16, k_neighbors=3, random_state=7, progress=False, device="cpu"
+)
 RECORDED_AS = {"default": "borrowed-variations", "paper": "paper", "interpolation": "interpolation"}
 
 
@@ -27,7 +29,10 @@ def tiny_set() -> tuple[torch.Tensor, torch.Tensor]:
     generator = torch.Generator().manual_seed(123)
     counts = [30, 12, 6, 3]
     images = torch.cat(
-        [(torch.rand(n, 1, 8, 8, generator=generator) * 128 + 40 * c).clamp(0, 255).to(torch.uint8) for c, n in enumerate(counts)]
+        [
+            (torch.rand(n, 1, 8, 8, generator=generator) * 128 + 40 * c).clamp(0, 255).to(torch.uint8)
+            for c, n in enumerate(counts)
+        ]
     )
     labels = torch.cat([torch.full((n,), c, dtype=torch.long) for c, n in enumerate(counts)])
     return images, labels
@@ -67,7 +72,9 @@ def test_each_preset_makes_what_its_knobs_made_before(recorded, recorded_name):
         made = oversampler.index_.draw(code, 10, torch.Generator().manual_seed(1), oversampler.recipe_)
         assert all(torch.equal(mine, theirs) for mine, theirs in zip(made, draws))
 
-    dataset = DeepSMOTEDataset(Items(images, labels), DeepSMOTE(recipe=RECORDED_AS[recorded_name], **SMALL), cache_dir=False)
+    dataset = DeepSMOTEDataset(
+        Items(images, labels), DeepSMOTE(recipe=RECORDED_AS[recorded_name], **SMALL), cache_dir=False
+    )
     synthetic = list(range(dataset.n_real, len(dataset)))
     assert torch.equal(dataset.targets, before["dataset_targets"])
     assert_close_images(torch.stack([image for image, _ in dataset.raw_items(synthetic)]), before["dataset_epoch0"])

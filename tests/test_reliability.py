@@ -10,6 +10,7 @@ import pytest
 import torch
 from torch.utils.data import TensorDataset
 
+from tests.conftest import FAST_OPTIONS, blob_images
 from torch_deepsmote import (
     BalancedBatchSampler,
     ConvAutoencoder,
@@ -22,8 +23,6 @@ from torch_deepsmote import (
 from torch_deepsmote._utils.files import read_envelope, write_envelope
 from torch_deepsmote.data.cache import entry_path
 from torch_deepsmote.latent import keops as _keops
-
-from tests.conftest import FAST_OPTIONS, blob_images
 
 OPTIONS = dict(FAST_OPTIONS, random_state=0, device="cpu")
 
@@ -124,7 +123,14 @@ def _key_of(path):
         (_malicious_pickle, "unreadable"),
         (_malicious_torch_file, "unreadable"),
     ],
-    ids=["truncated", "flipped-bytes", "foreign-entry", "foreign-torch-file", "malicious-pickle", "malicious-torch-file"],
+    ids=[
+        "truncated",
+        "flipped-bytes",
+        "foreign-entry",
+        "foreign-torch-file",
+        "malicious-pickle",
+        "malicious-torch-file",
+    ],
 )
 @pytest.mark.filterwarnings("ignore:Detected pickle protocol")  # torch's note on the hostile pickle
 def test_bad_cache_file_is_reported_retrained_and_replaced(damage, reason, fits, tmp_path, isolated_cache):
@@ -213,18 +219,38 @@ CATALOGUE = [
     ("empty-dataset", lambda: _wrap(ListDataset([])), ValueError, ["`dataset`", "0 items"]),
     ("empty-X", lambda: _fit(IMAGES[:0], LABELS[:0]), ValueError, ["`X`", "(0, 1, 8, 8)"]),
     ("one-class", lambda: _fit(IMAGES[:30], LABELS[:30]), ValueError, ["`y`", "at least 2 classes", "got 1: [0]"]),
-    ("absent-class-in-dict", lambda: _fit(sampling_strategy={0: 30, 7: 30}), ValueError, ["`sampling_strategy`", "class 7", "[0, 1, 2]"]),
+    (
+        "absent-class-in-dict",
+        lambda: _fit(sampling_strategy={0: 30, 7: 30}),
+        ValueError,
+        ["`sampling_strategy`", "class 7", "[0, 1, 2]"],
+    ),
     ("unsortable-labels", lambda: _fit(y=[0] * 30 + ["a"] * 18), TypeError, ["`y`", "sorted", "['int', 'str']"]),
     ("nan-label", lambda: _fit(y=[0.0] * 47 + [float("nan")]), TypeError, ["`y`", "nan"]),
     ("label-count", lambda: _fit(y=LABELS[:-1]), ValueError, ["`y`", "got 47 labels", "(48)"]),
-    ("dataset-targets-count", lambda: _wrap(_tensor_dataset(), targets=LABELS[:-2]), ValueError, ["`targets`", "got 46 labels", "(48)"]),
+    (
+        "dataset-targets-count",
+        lambda: _wrap(_tensor_dataset(), targets=LABELS[:-2]),
+        ValueError,
+        ["`targets`", "got 46 labels", "(48)"],
+    ),
     ("mixed-image-sizes", lambda: _wrap(_mixed((1, 9, 9))), ValueError, ["`dataset`", "item 5", "(1, 9, 9)"]),
     ("mixed-channel-counts", lambda: _wrap(_mixed((3, 8, 8))), ValueError, ["`dataset`", "item 5", "(3, 8, 8)"]),
     ("nan-pixels", lambda: _fit(_float_images(float("nan"))), ValueError, ["`X`", "1 NaN or infinite"]),
     ("inf-pixels", lambda: _fit(_float_images(float("inf"))), ValueError, ["`X`", "1 NaN or infinite"]),
-    ("nan-pixels-dataset", lambda: _wrap(TensorDataset(_float_images(float("nan")), LABELS)), ValueError, ["`dataset`", "NaN", "item 5"]),
+    (
+        "nan-pixels-dataset",
+        lambda: _wrap(TensorDataset(_float_images(float("nan")), LABELS)),
+        ValueError,
+        ["`dataset`", "NaN", "item 5"],
+    ),
     ("floats-above-1", lambda: _fit(_float_images(1.5)), ValueError, ["`X`", "[0, 1.5]"]),
-    ("normalised-base-transform", lambda: _wrap(TensorDataset(IMAGES.float() / 127.5 - 1, LABELS)), ValueError, ["`dataset`", "values in [-1, ", "normalised", "transform"]),
+    (
+        "normalised-base-transform",
+        lambda: _wrap(TensorDataset(IMAGES.float() / 127.5 - 1, LABELS)),
+        ValueError,
+        ["`dataset`", "values in [-1, ", "normalised", "transform"],
+    ),
     ("images-too-small", lambda: _fit(IMAGES[:, :, :3, :3]), ValueError, ["`image_shape`", "(1, 3, 3)", "at least 4"]),
     ("k-zero", lambda: _fit(k_neighbors=0), ValueError, ["`k_neighbors`", "got 0"]),
     ("k-negative", lambda: _fit(k_neighbors=-2), ValueError, ["`k_neighbors`", "got -2"]),
@@ -234,16 +260,56 @@ CATALOGUE = [
     ("kneighbors-k-too-big", lambda: kneighbors(torch.rand(5, 2), 5), ValueError, ["`k`", "k = 5", "n = 5"]),
     ("kneighbors-k-bool", lambda: kneighbors(torch.rand(5, 2), True), TypeError, ["`k`", "True"]),
     ("kneighbors-not-tensor", lambda: kneighbors([[0.0, 1.0]], 1), TypeError, ["`x`", "list"]),
-    ("kneighbors-unknown-backend", lambda: kneighbors(torch.rand(5, 2), 2, backend="faiss"), ValueError, ["`backend`", "'faiss'"]),
-    ("strategy-unknown-string", lambda: _fit(sampling_strategy="majority"), ValueError, ["`sampling_strategy`", "'majority'"]),
+    (
+        "kneighbors-unknown-backend",
+        lambda: kneighbors(torch.rand(5, 2), 2, backend="faiss"),
+        ValueError,
+        ["`backend`", "'faiss'"],
+    ),
+    (
+        "strategy-unknown-string",
+        lambda: _fit(sampling_strategy="majority"),
+        ValueError,
+        ["`sampling_strategy`", "'majority'"],
+    ),
     ("strategy-wrong-type", lambda: _fit(sampling_strategy=[1, 2]), TypeError, ["`sampling_strategy`", "[1, 2]"]),
-    ("strategy-below-current", lambda: _fit(sampling_strategy={1: 5}), ValueError, ["`sampling_strategy`", "5 images of class 1", "12"]),
-    ("strategy-negative-count", lambda: _fit(sampling_strategy={1: -4}), ValueError, ["`sampling_strategy[1]`", "got -4"]),
-    ("strategy-float-multiclass", lambda: _fit(sampling_strategy=0.5), ValueError, ["`sampling_strategy`=0.5", "needs two classes", "3 classes"]),
-    ("strategy-callable-junk", lambda: _fit(sampling_strategy=lambda y: [3]), TypeError, ["`sampling_strategy`", "[3]", "list"]),
+    (
+        "strategy-below-current",
+        lambda: _fit(sampling_strategy={1: 5}),
+        ValueError,
+        ["`sampling_strategy`", "5 images of class 1", "12"],
+    ),
+    (
+        "strategy-negative-count",
+        lambda: _fit(sampling_strategy={1: -4}),
+        ValueError,
+        ["`sampling_strategy[1]`", "got -4"],
+    ),
+    (
+        "strategy-float-multiclass",
+        lambda: _fit(sampling_strategy=0.5),
+        ValueError,
+        ["`sampling_strategy`=0.5", "needs two classes", "3 classes"],
+    ),
+    (
+        "strategy-callable-junk",
+        lambda: _fit(sampling_strategy=lambda y: [3]),
+        TypeError,
+        ["`sampling_strategy`", "[3]", "list"],
+    ),
     ("sampler-batch-zero", lambda: BalancedBatchSampler(LABELS, 0), ValueError, ["`batch_size`", "got 0"]),
-    ("sampler-batch-below-classes", lambda: BalancedBatchSampler(LABELS, 2), ValueError, ["`batch_size`", "(3)", "got 2"]),
-    ("sampler-float-targets", lambda: BalancedBatchSampler(LABELS.float(), 8), TypeError, ["`targets`", "torch.float32"]),
+    (
+        "sampler-batch-below-classes",
+        lambda: BalancedBatchSampler(LABELS, 2),
+        ValueError,
+        ["`batch_size`", "(3)", "got 2"],
+    ),
+    (
+        "sampler-float-targets",
+        lambda: BalancedBatchSampler(LABELS.float(), 8),
+        TypeError,
+        ["`targets`", "torch.float32"],
+    ),
     ("sampler-empty-targets", lambda: BalancedBatchSampler([], 8), ValueError, ["`targets`", "empty"]),
     ("deepsmote-batch-zero", lambda: _fit(batch_size=0), ValueError, ["`batch_size`", "got 0"]),
     ("epochs-negative", lambda: _fit(epochs=-1), ValueError, ["`epochs`", "got -1"]),
@@ -259,8 +325,18 @@ CATALOGUE = [
     ("max-gap-zero", lambda: Recipe(max_gap=0), ValueError, ["`recipe.max_gap`", "got 0"]),
     ("unknown-device", lambda: _fit(device="gpu7"), ValueError, ["`device`", "'gpu7'"]),
     ("non-image-items", lambda: _wrap(ListDataset([("a", 0), ("b", 1)])), TypeError, ["`dataset`", "str"]),
-    ("oversampler-wrong-type", lambda: DeepSMOTEDataset(_tensor_dataset(), "paper"), TypeError, ["`oversampler`", "str"]),
-    ("fresh-per-epoch-not-bool", lambda: DeepSMOTEDataset(_tensor_dataset(), fresh_per_epoch=1), TypeError, ["`fresh_per_epoch`", "1"]),
+    (
+        "oversampler-wrong-type",
+        lambda: DeepSMOTEDataset(_tensor_dataset(), "paper"),
+        TypeError,
+        ["`oversampler`", "str"],
+    ),
+    (
+        "fresh-per-epoch-not-bool",
+        lambda: DeepSMOTEDataset(_tensor_dataset(), fresh_per_epoch=1),
+        TypeError,
+        ["`fresh_per_epoch`", "1"],
+    ),
 ]
 
 
@@ -279,7 +355,9 @@ def test_catalogue_is_wide_enough():
     assert len({case[0] for case in CATALOGUE}) == len(CATALOGUE) >= 20
 
 
-@pytest.mark.parametrize("counts, match", [([30, 1], "single image"), ([30, 3], "3 images, not more than k_neighbors=5")])
+@pytest.mark.parametrize(
+    "counts, match", [([30, 1], "single image"), ([30, 3], "3 images, not more than k_neighbors=5")]
+)
 def test_tiny_classes_are_handled_with_a_warning(counts, match):
     images, labels = blob_images(counts)
     with pytest.warns(UserWarning, match=match):

@@ -13,12 +13,11 @@ import pytest
 import torch
 from torch.utils.data import TensorDataset
 
+from tests.conftest import FAST_OPTIONS, blob_images
 from torch_deepsmote import ConvAutoencoder, DeepSMOTE, DeepSMOTEDataset, fit_autoencoder
 from torch_deepsmote._utils.files import read_envelope, write_envelope
 from torch_deepsmote.data.cache import entry_path
 from torch_deepsmote.nn.ranges import to_network_range
-
-from tests.conftest import FAST_OPTIONS, blob_images
 
 REPO = Path(__file__).resolve().parents[1]
 EPOCHS = 4
@@ -95,6 +94,7 @@ def test_checkpoint_of_another_run_is_ignored_with_a_warning(tmp_path):
     checkpoint = tmp_path / "run.partial.pt"
     _run(random_state=7, checkpoint=checkpoint, callback=lambda record: True)  # leaves nothing
     assert not checkpoint.exists()
+
     def crash(record):
         raise _Interrupted("crash after the first epoch")
 
@@ -127,7 +127,8 @@ def test_checkpoint_argument_is_checked():
 def test_killed_dataset_construction_resumes_from_the_cache_folder(tmp_path):
     folder = tmp_path / "cache"
     options = dict(FAST_OPTIONS, epochs=3, random_state=0, device="cpu")
-    child = """
+    child = (
+        """
         import os, signal, sys
         import torch
         from torch.utils.data import TensorDataset
@@ -145,7 +146,9 @@ def test_killed_dataset_construction_resumes_from_the_cache_folder(tmp_path):
 
         oversampler.fit_autoencoder = dying
         DeepSMOTEDataset(TensorDataset(*blob_images([30, 12, 6])), DeepSMOTE(**%r), cache_dir=sys.argv[1])
-        """ % options
+        """
+        % options
+    )
     _killed_child(child, tmp_path, str(folder))
     partial = list(folder.glob("deepsmote-*.partial.pt"))
     assert len(partial) == 1 and not list(folder.glob("*.tmp"))
@@ -156,9 +159,7 @@ def test_killed_dataset_construction_resumes_from_the_cache_folder(tmp_path):
     assert resumed.oversampler.history_ == fresh.oversampler.history_
     assert _same_weights(resumed.oversampler.autoencoder_, fresh.oversampler.autoencoder_)
     indices = list(range(48, len(fresh)))
-    assert torch.equal(
-        torch.stack([resumed[i][0] for i in indices]), torch.stack([fresh[i][0] for i in indices])
-    )
+    assert torch.equal(torch.stack([resumed[i][0] for i in indices]), torch.stack([fresh[i][0] for i in indices]))
 
 
 class _Interrupted(Exception):

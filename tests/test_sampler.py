@@ -234,8 +234,7 @@ def test_targets_types_are_interchangeable():
 
 def _rank_batches(targets, batch_size, replicas, **kwargs):
     samplers = [
-        BalancedBatchSampler(targets, batch_size, num_replicas=replicas, rank=r, **kwargs)
-        for r in range(replicas)
+        BalancedBatchSampler(targets, batch_size, num_replicas=replicas, rank=r, **kwargs) for r in range(replicas)
     ]
     return samplers, [list(s) for s in samplers]
 
@@ -304,8 +303,15 @@ def test_works_as_a_dataloader_batch_sampler():
 def test_repr_and_attributes():
     sampler = BalancedBatchSampler(_targets([11, 3]), 4, generator=0, num_replicas=2, rank=1)
     text = repr(sampler)
-    for piece in ("BalancedBatchSampler(", "num_classes=2", "batch_size=4", "num_batches=6",
-                  "num_replicas=2", "rank=1", "epoch=0"):
+    for piece in (
+        "BalancedBatchSampler(",
+        "num_classes=2",
+        "batch_size=4",
+        "num_batches=6",
+        "num_replicas=2",
+        "rank=1",
+        "epoch=0",
+    ):
         assert piece in text
     assert sampler.classes == [0, 1]
     assert sampler.class_counts == {0: 11, 1: 3}
@@ -347,11 +353,23 @@ def test_bad_arguments_are_refused_with_the_parameter_named(kwargs, error, match
     ("targets", "error", "match"),
     [
         ([0, 1.5, 1], TypeError, r"`targets` must hold class labels that are not floating-point .* got the label 1\.5"),
-        (np.array([0.0, 1.0]), TypeError, r"`targets` must hold class labels that are not floating-point .* dtype float64"),
+        (
+            np.array([0.0, 1.0]),
+            TypeError,
+            r"`targets` must hold class labels that are not floating-point .* dtype float64",
+        ),
         (torch.tensor([0.0, 1.0]), TypeError, r"`targets` must hold .* not floating-point .* dtype torch\.float32"),
         (torch.tensor([1.0], dtype=torch.bfloat16), TypeError, r"not floating-point .* dtype torch\.bfloat16"),
-        (torch.tensor([0.0, float("nan")]), TypeError, r"`targets` must hold hashable class labels \(not NaN\), got nan"),
-        ([1, "1"], TypeError, r"`targets` must hold labels that can be sorted .* \['int', 'str'\]"),  # not one class "1"
+        (
+            torch.tensor([0.0, float("nan")]),
+            TypeError,
+            r"`targets` must hold hashable class labels \(not NaN\), got nan",
+        ),
+        (
+            [1, "1"],
+            TypeError,
+            r"`targets` must hold labels that can be sorted .* \['int', 'str'\]",
+        ),  # not one class "1"
         ([0, 1, None], TypeError, r"`targets` must hold labels that can be sorted .* \['NoneType', 'int'\]"),
         (np.array([{}, {}], dtype=object), TypeError, r"`targets` must hold hashable class labels .* got \{\}"),
         ([[0, 1], [2, 3]], TypeError, r"`targets` must hold hashable class labels .* got \[0, 1\]"),
@@ -382,9 +400,7 @@ _counts = st.lists(st.integers(1, 30), min_size=1, max_size=8)
 
 
 @settings(max_examples=40, deadline=None)
-@given(
-    counts=_counts, extra=st.integers(0, 12), seed=st.integers(0, 2**32), epoch=st.integers(0, 50)
-)
+@given(counts=_counts, extra=st.integers(0, 12), seed=st.integers(0, 2**32), epoch=st.integers(0, 50))
 def test_property_batches_are_balanced_and_cycle_classes(counts, extra, seed, epoch):
     targets, size = _targets(counts, seed=seed % 1000), len(counts) + extra
     # Enough batches that even the largest class, at B // C items per batch, is drawn in full.
@@ -404,9 +420,7 @@ def test_property_batches_are_balanced_and_cycle_classes(counts, extra, seed, ep
     drop_last=st.booleans(),
     seed=st.integers(0, 2**32),
 )
-def test_property_ranks_partition_the_global_list(
-    counts, extra, replicas, num_batches, drop_last, seed
-):
+def test_property_ranks_partition_the_global_list(counts, extra, replicas, num_batches, drop_last, seed):
     targets, size = _targets(counts), len(counts) + extra
     kwargs = {"num_batches": num_batches, "drop_last": drop_last, "generator": seed}
     samplers, per_rank = _rank_batches(targets, size, replicas, **kwargs)

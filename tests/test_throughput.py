@@ -47,8 +47,10 @@ def quick(tmp_path_factory):
 
         returned = module.main([*QUICK_ARGS, "--out", str(out)])
     return SimpleNamespace(
-        returned=returned, recorded=json.loads(out.with_suffix(".json").read_text()),
-        report=out.with_suffix(".md").read_text(), module=module,
+        returned=returned,
+        recorded=json.loads(out.with_suffix(".json").read_text()),
+        report=out.with_suffix(".md").read_text(),
+        module=module,
     )
 
 
@@ -86,7 +88,14 @@ def test_quick_run_writes_its_results_and_a_report_of_every_section(quick):
     assert quick.recorded == json.loads(json.dumps(quick.returned, default=str))
     settings = quick.recorded["settings"]
     assert settings["quick"] is True and (settings["width"], settings["latent_dim"]) == (4, 16)
-    for heading in ("## Targets", "## 1. Generation", "## 2. Epoch overhead", "## 3. Pretraining", "## 4. k-NN", "## 5. Memory"):
+    for heading in (
+        "## Targets",
+        "## 1. Generation",
+        "## 2. Epoch overhead",
+        "## 3. Pretraining",
+        "## 4. k-NN",
+        "## 5. Memory",
+    ):
         assert heading in quick.report
     assert "torch threads" in quick.report and "seed 0" in quick.report
     assert len(_table(quick.report, "## Targets")) == 9
@@ -98,7 +107,9 @@ def test_quick_run_summary_table_agrees_with_the_raw_measurements(quick):
     generation = sum(times["bare decoder"]) / sum(times["DataLoader"])  # equal item counts
     _assert_target_row(rows, "generation:", generation, generation >= targets["generation"])
     for workers in (0, 1):
-        seconds = {run["side"]: run["waiting_s"] + run["step_s"] for run in r["epoch"]["runs"] if run["workers"] == workers}
+        seconds = {
+            run["side"]: run["waiting_s"] + run["step_s"] for run in r["epoch"]["runs"] if run["workers"] == workers
+        }
         ratio = seconds["DeepSMOTEDataset"] / seconds["materialised copy"]
         what = f"epoch: DeepSMOTEDataset ÷ materialised copy, {workers} worker"
         _assert_target_row(rows, what, ratio, ratio <= targets["epoch"])
@@ -147,9 +158,11 @@ def test_quick_run_epoch_runs_both_sides_with_and_without_a_worker(quick):
 
 def test_quick_run_pretraining_times_every_epoch_of_every_training(quick):
     pretraining = quick.recorded["pretraining"]
-    assert set(pretraining["epoch_s"]) == set(pretraining["mse"]) == {
-        "torch_deepsmote", "previous step", "authors' step", "torch_deepsmote, official penalty"
-    }
+    assert (
+        set(pretraining["epoch_s"])
+        == set(pretraining["mse"])
+        == {"torch_deepsmote", "previous step", "authors' step", "torch_deepsmote, official penalty"}
+    )
     assert all(len(seconds) == pretraining["epochs"] for seconds in pretraining["epoch_s"].values())
     assert pretraining["steps_per_epoch"] == math.ceil(pretraining["images"] / pretraining["batch"])
     for name, seconds in pretraining["epoch_s"].items():
@@ -173,8 +186,10 @@ def test_quick_run_knn_checks_its_estimate_against_a_measured_size(quick):
 def test_quick_run_memory_grows_the_synthetic_items_by_the_factor_in_each_worker(quick):
     memory, settings = quick.recorded["memory"], quick.recorded["settings"]
     assert [(r["side"], r["factor"]) for r in memory["runs"]] == [
-        ("DeepSMOTEDataset", 1), ("materialised copy", 1),
-        ("DeepSMOTEDataset", settings["memory_growth"]), ("materialised copy", settings["memory_growth"]),
+        ("DeepSMOTEDataset", 1),
+        ("materialised copy", 1),
+        ("DeepSMOTEDataset", settings["memory_growth"]),
+        ("materialised copy", settings["memory_growth"]),
     ]
     small, _, large, _ = memory["runs"]
     assert large["synthetic"] == settings["memory_growth"] * small["synthetic"] > 0
@@ -191,7 +206,9 @@ def test_quick_run_memory_grows_the_synthetic_items_by_the_factor_in_each_worker
 @pytest.fixture(scope="module")
 def small_dataset():
     images, labels = blob_images([40, 12, 6])
-    oversampler = DeepSMOTE(k_neighbors=3, width=4, latent_dim=8, epochs=1, random_state=0, device="cpu", progress=False)
+    oversampler = DeepSMOTE(
+        k_neighbors=3, width=4, latent_dim=8, epochs=1, random_state=0, device="cpu", progress=False
+    )
     oversampler.fit(images, labels)
     return DeepSMOTEDataset(TensorImages(images, labels), oversampler=oversampler)
 
@@ -215,7 +232,12 @@ def test_materialised_copy_with_a_decode_limit_repeats_the_decoded_items(through
 
 def test_tensor_bytes_counts_each_storage_once(throughput):
     base = torch.zeros(10, 4)
-    holder = {"a": base, "view": base[2:], "nested": [torch.zeros(3, dtype=torch.int64)], "model": torch.nn.Linear(2, 3)}
+    holder = {
+        "a": base,
+        "view": base[2:],
+        "nested": [torch.zeros(3, dtype=torch.int64)],
+        "model": torch.nn.Linear(2, 3),
+    }
     assert throughput.tensor_bytes(holder) == 10 * 4 * 4 + 3 * 8 + (2 * 3 + 3) * 4
 
 
@@ -231,8 +253,13 @@ def test_authors_step_trains_both_networks(throughput):
     images = images.float().div(127.5).sub(1)
     model = ConvAutoencoder((1, 8, 8), 8, width=4, generator=torch.Generator().manual_seed(0)).train()
     before = {name: p.detach().clone() for name, p in model.named_parameters()}
-    optimizers = [torch.optim.Adam(model.encoder.parameters()), torch.optim.Adam([*model.decoder_input.parameters(), *model.decoder.parameters()])]
-    loader = DataLoader(TensorDataset(images, labels), batch_size=10, shuffle=True, generator=torch.Generator().manual_seed(0))
+    optimizers = [
+        torch.optim.Adam(model.encoder.parameters()),
+        torch.optim.Adam([*model.decoder_input.parameters(), *model.decoder.parameters()]),
+    ]
+    loader = DataLoader(
+        TensorDataset(images, labels), batch_size=10, shuffle=True, generator=torch.Generator().manual_seed(0)
+    )
     rng = np.random.RandomState(0)
     throughput.authors_epoch(model, optimizers, loader, images.numpy(), labels.numpy(), rng, torch.device("cpu"))
     changed = {name for name, p in model.named_parameters() if not torch.equal(p, before[name])}
@@ -242,9 +269,25 @@ def test_authors_step_trains_both_networks(throughput):
 def test_previous_step_draws_the_batches_fit_autoencoder_draws(throughput):
     images, labels = blob_images([30, 12, 7])
     images = images.float().div(127.5).sub(1)
-    ours, generator_ours = ConvAutoencoder((1, 8, 8), 8, width=4, generator=torch.Generator().manual_seed(0)), torch.Generator().manual_seed(3)
-    previous, generator_previous = ConvAutoencoder((1, 8, 8), 8, width=4, generator=torch.Generator().manual_seed(0)), torch.Generator().manual_seed(3)
-    fit_autoencoder(ours, images, labels, epochs=1, batch_size=10, penalty="paper", device="cpu", random_state=generator_ours, progress=False)
+    ours, generator_ours = (
+        ConvAutoencoder((1, 8, 8), 8, width=4, generator=torch.Generator().manual_seed(0)),
+        torch.Generator().manual_seed(3),
+    )
+    previous, generator_previous = (
+        ConvAutoencoder((1, 8, 8), 8, width=4, generator=torch.Generator().manual_seed(0)),
+        torch.Generator().manual_seed(3),
+    )
+    fit_autoencoder(
+        ours,
+        images,
+        labels,
+        epochs=1,
+        batch_size=10,
+        penalty="paper",
+        device="cpu",
+        random_state=generator_ours,
+        progress=False,
+    )
     optimizer = torch.optim.Adam(previous.parameters(), lr=2e-4)
     before = [p.detach().clone() for p in previous.parameters()]
     throughput.previous_epoch(previous.train(), optimizer, images, labels, 10, generator_previous, torch.device("cpu"))

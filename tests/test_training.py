@@ -38,7 +38,15 @@ def test_derangement_pairs_same_class_and_never_self():
 def test_loss_decreases_on_digits(digits, penalty, device):
     images, labels = digits
     history = fit_autoencoder(
-        _model(), images, labels, epochs=4, batch_size=50, penalty=penalty, device=device, random_state=0, progress=False
+        _model(),
+        images,
+        labels,
+        epochs=4,
+        batch_size=50,
+        penalty=penalty,
+        device=device,
+        random_state=0,
+        progress=False,
     )
     assert [r["epoch"] for r in history] == [0, 1, 2, 3]
     assert history[-1]["reconstruction"] < 0.6 * history[0]["reconstruction"]
@@ -97,7 +105,13 @@ def test_zero_epochs_leaves_weights_alone(digits):
 def test_penalty_weight_scales_the_loss(digits):
     images, labels = digits
     history = fit_autoencoder(
-        _model(), images[:200], labels[:200], epochs=1, penalty="paper", penalty_weight=2.5, random_state=0,
+        _model(),
+        images[:200],
+        labels[:200],
+        epochs=1,
+        penalty="paper",
+        penalty_weight=2.5,
+        random_state=0,
         progress=False,
     )
     record = history[0]
@@ -112,14 +126,18 @@ def test_defaults_match_the_default_recipe():
 
     defaults = inspect.signature(fit_autoencoder).parameters
     recipe = RECIPES["borrowed-variations"]
-    assert (defaults["lr"].default, defaults["penalty"].default, defaults["penalty_weight"].default) == (
-        recipe.lr, recipe.penalty, recipe.penalty_weight
-    ) == (1e-3, "none", 1.0)
+    assert (
+        (defaults["lr"].default, defaults["penalty"].default, defaults["penalty_weight"].default)
+        == (recipe.lr, recipe.penalty, recipe.penalty_weight)
+        == (1e-3, "none", 1.0)
+    )
 
 
 def test_single_leftover_image_joins_the_previous_batch(digits):
     images, labels = digits
-    history = fit_autoencoder(_model(), images[:101], labels[:101], epochs=1, batch_size=50, random_state=0, progress=False)
+    history = fit_autoencoder(
+        _model(), images[:101], labels[:101], epochs=1, batch_size=50, random_state=0, progress=False
+    )
     assert len(history) == 1
 
 

@@ -11,7 +11,11 @@ from torch_deepsmote._utils.validation import check_float
     ("bounds", "value", "expected"),
     [
         ({"minimum": 0, "maximum": 1}, 1.5, "`x` must be a finite number in [0.0, 1.0], got 1.5."),
-        ({"minimum": 0, "maximum": 1, "inclusive_minimum": False}, 0, "`x` must be a finite number in (0.0, 1.0], got 0.0."),
+        (
+            {"minimum": 0, "maximum": 1, "inclusive_minimum": False},
+            0,
+            "`x` must be a finite number in (0.0, 1.0], got 0.0.",
+        ),
         ({"minimum": 0}, -1, "`x` must be a finite number ≥ 0.0, got -1.0."),
         ({"minimum": 0, "inclusive_minimum": False}, 0, "`x` must be a finite number > 0.0, got 0.0."),
         ({"maximum": 2}, 3, "`x` must be a finite number ≤ 2.0, got 3.0."),

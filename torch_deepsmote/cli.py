@@ -32,8 +32,12 @@ def _add_model_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device", default=None, help="cpu, cuda, cuda:1 ... (default: cuda if available)")
     parser.add_argument("--cache-dir", default=None, help="cache folder for the fitted autoencoder")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
-    parser.add_argument("--recipe", default=DEFAULT_RECIPE, choices=tuple(RECIPES),
-                        help=f"DeepSMOTE's recipe (default {DEFAULT_RECIPE}; 'paper' is the paper's)")
+    parser.add_argument(
+        "--recipe",
+        default=DEFAULT_RECIPE,
+        choices=tuple(RECIPES),
+        help=f"DeepSMOTE's recipe (default {DEFAULT_RECIPE}; 'paper' is the paper's)",
+    )
 
 
 def _checked(kind: type, name: str, **bounds: Any) -> Callable[[str], Any]:
@@ -59,14 +63,26 @@ def _add_source_options(parser: argparse.ArgumentParser) -> None:
     source.add_argument("--image-folder", help="an ImageFolder tree: DIR/<class>/<image>")
     source.add_argument("--dataset", choices=DATASET_NAMES, help="a data set made imbalanced by the paper's profile")
     parser.add_argument("--root", default=None, help="where --dataset's files are")
-    parser.add_argument("--epochs", type=_checked(int, "epochs", minimum=0), default=50,
-                        help="autoencoder epochs (default 50; the most, with --validation-fraction)")
+    parser.add_argument(
+        "--epochs",
+        type=_checked(int, "epochs", minimum=0),
+        default=50,
+        help="autoencoder epochs (default 50; the most, with --validation-fraction)",
+    )
     held = _checked(float, "validation_fraction", minimum=0.0, maximum=1.0, inclusive_maximum=False)
-    parser.add_argument("--validation-fraction", type=held, default=0.0,
-                        help="share of each class held out to stop the autoencoder's training once its "
-                             "reconstruction stops improving (default 0: train --epochs epochs)")
-    parser.add_argument("--n-iter-no-change", type=_checked(int, "n_iter_no_change", minimum=1), default=5,
-                        help="with --validation-fraction, epochs without improvement before it stops (default 5)")
+    parser.add_argument(
+        "--validation-fraction",
+        type=held,
+        default=0.0,
+        help="share of each class held out to stop the autoencoder's training once its "
+        "reconstruction stops improving (default 0: train --epochs epochs)",
+    )
+    parser.add_argument(
+        "--n-iter-no-change",
+        type=_checked(int, "n_iter_no_change", minimum=1),
+        default=5,
+        help="with --validation-fraction, epochs without improvement before it stops (default 5)",
+    )
     parser.add_argument("--k-neighbors", type=_checked(int, "k_neighbors", minimum=1), default=5)
     _add_model_options(parser)
 
@@ -79,10 +95,13 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--dataset", default="digits", choices=DATASET_NAMES)
     demo.add_argument("--root", default=None, help="where the data set's files are (not needed for digits)")
     demo.add_argument("--out", default="deepsmote-demo", help="output folder (default ./deepsmote-demo)")
-    demo.add_argument("--classifier-epochs", type=_checked(int, "classifier_epochs", minimum=1),
-                      default=15)
-    demo.add_argument("--autoencoder-epochs", type=_checked(int, "autoencoder_epochs", minimum=0), default=None,
-                      help="default: 150 on digits, 20 otherwise")
+    demo.add_argument("--classifier-epochs", type=_checked(int, "classifier_epochs", minimum=1), default=15)
+    demo.add_argument(
+        "--autoencoder-epochs",
+        type=_checked(int, "autoencoder_epochs", minimum=0),
+        default=None,
+        help="default: 150 on digits, 20 otherwise",
+    )
     demo.add_argument("--fast", action="store_true", help="one epoch everywhere (a smoke test)")
     _add_model_options(demo)
 
@@ -117,7 +136,7 @@ def _demo_module() -> Any:
         from torch_deepsmote.evaluation import demo
     except ImportError as error:
         raise SystemExit(
-            f"error: this command needs the demo extra ({error}): pip install \"torch_deepsmote[demo]\""
+            f'error: this command needs the demo extra ({error}): pip install "torch_deepsmote[demo]"'
         ) from None
     return demo
 
@@ -190,8 +209,16 @@ def _grid(args: argparse.Namespace) -> None:
 def _demo(args: argparse.Namespace) -> None:
     demo = _demo_module()
     factory = demo.DemoConfig.fast if args.fast else demo.DemoConfig
-    options = dict(dataset=args.dataset, root=args.root, out=args.out, seed=args.seed, device=args.device,
-                   cache_dir=args.cache_dir, progress=not args.quiet, recipe=args.recipe)
+    options = dict(
+        dataset=args.dataset,
+        root=args.root,
+        out=args.out,
+        seed=args.seed,
+        device=args.device,
+        cache_dir=args.cache_dir,
+        progress=not args.quiet,
+        recipe=args.recipe,
+    )
     if not args.fast:
         options |= dict(classifier_epochs=args.classifier_epochs, autoencoder_epochs=args.autoencoder_epochs)
     results = demo.run_demo(factory(**options))
@@ -200,8 +227,10 @@ def _demo(args: argparse.Namespace) -> None:
     print(f"train class counts before: {counts['train_before']}")
     print(f"train class counts after DeepSMOTE: {counts['train_after']}")
     print(f"test class counts (balanced): {counts['test']}")
-    print(f"autoencoder: {'loaded from the cache' if results['autoencoder']['from_cache'] else 'trained'} "
-          f"in {results['autoencoder']['seconds']:.1f} s")
+    print(
+        f"autoencoder: {'loaded from the cache' if results['autoencoder']['from_cache'] else 'trained'} "
+        f"in {results['autoencoder']['seconds']:.1f} s"
+    )
     print()
     print(f"{'method':<22}" + "".join(f"{s:>10}" for s in demo.SCORES) + f"{'train s':>10}")
     for method in demo.METHODS:

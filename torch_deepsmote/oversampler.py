@@ -154,16 +154,19 @@ class DeepSMOTE:
         check_int("n_iter_no_change", self.n_iter_no_change, minimum=1)
         check_option("knn_backend", self.knn_backend, BACKENDS)
         if self.autoencoder is not None and not isinstance(self.autoencoder, ConvAutoencoder):
-            raise TypeError(
-                f"`autoencoder` must be None or a ConvAutoencoder, got {type(self.autoencoder).__name__}."
-            )
+            raise TypeError(f"`autoencoder` must be None or a ConvAutoencoder, got {type(self.autoencoder).__name__}.")
         return resolve_recipe(self.recipe)
 
     def model_config(self) -> dict[str, Any]:
         """The options that change the trained autoencoder, JSON-serialisable (the cache's key)."""
         recipe = self._check_params()
-        config = {"latent_dim": self.latent_dim, "width": self.width, "epochs": self.epochs,
-                  "batch_size": self.batch_size, **recipe.objective()}
+        config = {
+            "latent_dim": self.latent_dim,
+            "width": self.width,
+            "epochs": self.epochs,
+            "batch_size": self.batch_size,
+            **recipe.objective(),
+        }
         if self.validation_fraction > 0:
             config |= {"validation_fraction": self.validation_fraction, "n_iter_no_change": self.n_iter_no_change}
         config["random_state"] = _describe_random_state(self.random_state)
@@ -251,8 +254,14 @@ class DeepSMOTE:
         self._strategy = resolve_sampling_strategy(self.sampling_strategy, coding)
         grown = [code for code, n_new in self._strategy.items() if n_new > 0]
         self.index_ = LatentIndex.build(
-            autoencoder, network_images, coding.codes, grown, self.k_neighbors,
-            dtype=dtype, knn_backend=self.knn_backend, class_names=coding.classes,
+            autoencoder,
+            network_images,
+            coding.codes,
+            grown,
+            self.k_neighbors,
+            dtype=dtype,
+            knn_backend=self.knn_backend,
+            class_names=coding.classes,
         )
 
     def _initial_autoencoder(self, seed: int) -> ConvAutoencoder:
@@ -313,8 +322,10 @@ class DeepSMOTE:
             for code, n_new in self._strategy.items()
             if n_new > 0
         }
-        codes = torch.cat([torch.full((len(d.gap),), c, dtype=torch.long) for c, d in draws.items()] or
-                          [torch.empty(0, dtype=torch.long)])
+        codes = torch.cat(
+            [torch.full((len(d.gap),), c, dtype=torch.long) for c, d in draws.items()]
+            or [torch.empty(0, dtype=torch.long)]
+        )
         return self.index_.render(draws, self.recipe_), self._coding.decode(codes)
 
     def fit_resample(self, X: Any, y: Any) -> tuple[torch.Tensor, Any]:

@@ -53,7 +53,7 @@ def test_contract_uint8(fitted) -> None:
     assert torch.equal(x_res[: len(images)], images) and torch.equal(y_res[: len(labels)], labels)
     assert torch.bincount(y_res).tolist() == [30, 30, 30]
     assert model.n_synthetic_ == {0: 0, 1: 20, 2: 26}
-    new = y_res[len(labels):]
+    new = y_res[len(labels) :]
     assert torch.equal(new, torch.sort(new).values)  # grouped, ascending
     assert x_res.shape[1:] == images.shape[1:]
 
@@ -83,8 +83,10 @@ def test_shapes(shape: tuple[int, int, int]) -> None:
 def test_width_scales_every_layer() -> None:
     images, labels = blobs([3, 2], (1, 28, 28))
     default, narrow = small(gan_epochs=0).fit(images, labels), small(gan_epochs=0, width=8).fit(images, labels)
-    convs = [[m.out_channels for m in net.modules() if isinstance(m, nn.Conv2d)]
-             for net in (default.generator_, narrow.generator_, default.encoder_, narrow.encoder_)]
+    convs = [
+        [m.out_channels for m in net.modules() if isinstance(m, nn.Conv2d)]
+        for net in (default.generator_, narrow.generator_, default.encoder_, narrow.encoder_)
+    ]
     assert convs[0] == [256, 128, 1] and convs[1] == [64, 32, 1]
     assert convs[2] == [32, 64, 128, 256] and convs[3] == [8, 16, 32, 64]
     assert narrow.generator_(torch.zeros(2, 100)).shape == (2, 1, 28, 28)

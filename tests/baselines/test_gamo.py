@@ -7,8 +7,8 @@ import copy
 import pytest
 import torch
 
-from torch_deepsmote.baselines.gamo import GAMO
 from tests.conftest import blob_images
+from torch_deepsmote.baselines.gamo import GAMO
 
 COUNTS = [30, 10, 4]
 FAST = dict(latent_dim=8, steps=6, batch_size=8, device="cpu")

@@ -111,8 +111,13 @@ def test_accepted_moves_never_increase_abs_potential():
     signs = torch.randint(0, 2, (len(points),), generator=g) * 2 - 1
     rows = torch.arange(len(points))
     out = rbo_step(
-        points[rows, pixels], pool[neighbours, pixels[:, None]], distances, own, signs,
-        step_size=0.2, gamma=0.8,
+        points[rows, pixels],
+        pool[neighbours, pixels[:, None]],
+        distances,
+        own,
+        signs,
+        step_size=0.2,
+        gamma=0.8,
     )
     accepted = out.accepted
     moved = points.clone()
@@ -137,32 +142,42 @@ def test_step_is_pure_and_never_leaves_the_unit_interval():
     values = torch.tensor([0.0, 1.0, 0.99, 0.01]).double()
     signs = torch.tensor([-1, 1, 1, -1])
     copies = values.clone(), distances[:4].clone()
-    out = rbo_step(
-        values, pool[neighbours[:4], 0], distances[:4], own[:4], signs, step_size=0.5, gamma=1.0
-    )
+    out = rbo_step(values, pool[neighbours[:4], 0], distances[:4], own[:4], signs, step_size=0.5, gamma=1.0)
     assert torch.equal(values, copies[0]) and torch.equal(distances[:4], copies[1])
     assert bool(((out.values >= 0) & (out.values <= 1)).all())
     assert not out.accepted[:2].any()  # clipping left them where they were: rejected
     # a known potential is used as given, not recomputed
     given = torch.full((4,), 100.0, dtype=torch.float64)
     forced = rbo_step(
-        values, pool[neighbours[:4], 0], distances[:4], own[:4], signs,
-        step_size=0.5, gamma=1.0, potential=given,
+        values,
+        pool[neighbours[:4], 0],
+        distances[:4],
+        own[:4],
+        signs,
+        step_size=0.5,
+        gamma=1.0,
+        potential=given,
     )
     assert bool(forced.accepted[2:].all())  # any real move beats |Φ| = 100
 
 
 @pytest.mark.parametrize("criterion", ["balance", "minimize", "maximize"])
 @pytest.mark.parametrize("block_points", [None, 10])
-def test_walk_lowers_the_criterion_for_every_point_and_stays_in_range(
-    criterion, block_points, monkeypatch
-):
+def test_walk_lowers_the_criterion_for_every_point_and_stays_in_range(criterion, block_points, monkeypatch):
     g, pool, points, neighbours, own, distances = _problem(seed=2)
     if block_points:  # several blocks: 64 points in blocks of 10
         monkeypatch.setattr(mc_rbo, "_BLOCK_BYTES", block_points * 5 * 6 * 8)
     walked = rbo_walk(
-        points, pool, neighbours, own, distances,
-        n_steps=60, step_size=0.3, gamma=0.8, criterion=criterion, generator=g,
+        points,
+        pool,
+        neighbours,
+        own,
+        distances,
+        n_steps=60,
+        step_size=0.3,
+        gamma=0.8,
+        criterion=criterion,
+        generator=g,
     )
     before = _potential(points, pool, neighbours, own, 0.8)
     after = _potential(walked, pool, neighbours, own, 0.8)

@@ -113,9 +113,7 @@ def read_envelope(path: str | os.PathLike, key: str, what: str = "cache file") -
     except Exception as error:  # a truncated, corrupt or hostile file
         return _ignore(f"Ignoring the unreadable {what} {path} ({type(error).__name__}: {error})")
     if not isinstance(envelope, dict) or envelope.get("format") != FORMAT_VERSION:
-        return _ignore(
-            f"Ignoring the {what} {path}: it is not a torch_deepsmote format-{FORMAT_VERSION} file"
-        )
+        return _ignore(f"Ignoring the {what} {path}: it is not a torch_deepsmote format-{FORMAT_VERSION} file")
     if envelope.get("fingerprint") != key:
         return _ignore(f"Ignoring the {what} {path}: it belongs to other data or options")
     data = envelope.get("payload_bytes")
@@ -127,9 +125,7 @@ def read_envelope(path: str | os.PathLike, key: str, what: str = "cache file") -
     try:
         return torch.load(io.BytesIO(raw), map_location="cpu", weights_only=True)
     except Exception as error:
-        return _ignore(
-            f"Ignoring the {what} {path}: its payload is unreadable ({type(error).__name__}: {error})"
-        )
+        return _ignore(f"Ignoring the {what} {path}: its payload is unreadable ({type(error).__name__}: {error})")
 
 
 def _ignore(message: str) -> None:

@@ -126,19 +126,13 @@ def check_images(images: Any, name: str = "X") -> torch.Tensor:
                 f"`{name}` must be an (N, C, H, W) tensor or array, got {type(images).__name__}."
             ) from error
     if images.ndim != 4 or images.shape[0] == 0:
-        raise ValueError(
-            f"`{name}` must be a non-empty (N, C, H, W) image tensor, got shape {tuple(images.shape)}."
-        )
+        raise ValueError(f"`{name}` must be a non-empty (N, C, H, W) image tensor, got shape {tuple(images.shape)}.")
     if images.dtype != torch.uint8 and not images.is_floating_point():
-        raise TypeError(
-            f"`{name}` must be uint8 in [0, 255] or float in [0, 1], got dtype {images.dtype}."
-        )
+        raise TypeError(f"`{name}` must be uint8 in [0, 255] or float in [0, 1], got dtype {images.dtype}.")
     if images.is_floating_point():
         if not bool(torch.isfinite(images).all()):
             bad = int((~torch.isfinite(images)).sum())
-            raise ValueError(
-                f"`{name}` must hold finite values in [0, 1], got {bad} NaN or infinite value(s)."
-            )
+            raise ValueError(f"`{name}` must hold finite values in [0, 1], got {bad} NaN or infinite value(s).")
         low, high = float(images.min()), float(images.max())
         if low < 0.0 or high > 1.0:
             raise ValueError(
@@ -160,10 +154,7 @@ def check_labels(labels: Any, n_items: int, name: str = "y") -> torch.Tensor:
     if tensor.dtype == torch.bool or tensor.is_floating_point() or tensor.is_complex():
         raise TypeError(f"`{name}` must hold integer class labels, got dtype {tensor.dtype}.")
     if tensor.ndim != 1 or tensor.shape[0] != n_items:
-        raise ValueError(
-            f"`{name}` must be 1-D with one label per image ({n_items}), got shape "
-            f"{tuple(tensor.shape)}."
-        )
+        raise ValueError(f"`{name}` must be 1-D with one label per image ({n_items}), got shape {tuple(tensor.shape)}.")
     if n_items and int(tensor.min()) < 0:
         raise ValueError(f"`{name}` must hold non-negative class labels, got {int(tensor.min())}.")
     return tensor.long()

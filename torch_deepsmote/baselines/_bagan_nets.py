@@ -47,9 +47,7 @@ class SeededDropout(nn.Module):
         return x * keep / (1.0 - self.p)
 
 
-def trunk(
-    channels: int, height: int, width: int, r0: tuple[int, int], base: int = 32
-) -> tuple[nn.Sequential, int]:
+def trunk(channels: int, height: int, width: int, r0: tuple[int, int], base: int = 32) -> tuple[nn.Sequential, int]:
     """Shared conv trunk (N, C, H, W) → (N, F) and its flattened size F.
 
     ``base`` is the first layer's filter count (32 in BAGAN); later layers scale with it.
@@ -60,8 +58,11 @@ def trunk(
         specs, h, w = specs + [(top, 2), (top, 1)], -(-h // 2), -(-w // 2)
     layers: list[nn.Module] = []
     for (in_channels, _), (out_channels, stride) in zip([(channels, 0)] + specs, specs):
-        layers += [nn.Conv2d(in_channels, out_channels, 3, stride, padding=1),
-                   nn.LeakyReLU(LEAKY_SLOPE), SeededDropout(DROPOUT)]
+        layers += [
+            nn.Conv2d(in_channels, out_channels, 3, stride, padding=1),
+            nn.LeakyReLU(LEAKY_SLOPE),
+            SeededDropout(DROPOUT),
+        ]
     return nn.Sequential(*layers, nn.Flatten()), top * h * w
 
 
@@ -74,14 +75,20 @@ def generator_network(latent_dim: int, image_shape: tuple[int, int, int], base: 
     channels, height, width = image_shape
     (r0h, n_up), (r0w, _) = base_resolution(height), base_resolution(width)
     layers: list[nn.Module] = [
-        nn.Linear(latent_dim, 32 * base, bias=False), nn.ReLU(),
-        nn.Linear(32 * base, 4 * base * r0h * r0w, bias=False), nn.ReLU(), nn.Unflatten(1, (4 * base, r0h, r0w)),
+        nn.Linear(latent_dim, 32 * base, bias=False),
+        nn.ReLU(),
+        nn.Linear(32 * base, 4 * base * r0h * r0w, bias=False),
+        nn.ReLU(),
+        nn.Unflatten(1, (4 * base, r0h, r0w)),
     ]
     in_channels = 4 * base
     for step in range(n_up):
         out_channels = 8 * base if step < n_up - 1 else 4 * base
-        layers += [nn.Upsample(scale_factor=2, mode="nearest"),
-                   nn.Conv2d(in_channels, out_channels, 5, padding=2, bias=False), nn.ReLU()]
+        layers += [
+            nn.Upsample(scale_factor=2, mode="nearest"),
+            nn.Conv2d(in_channels, out_channels, 5, padding=2, bias=False),
+            nn.ReLU(),
+        ]
         in_channels = out_channels
     # Keras "same" for a 2×2 kernel: one zero row/column at the bottom/right.
     return nn.Sequential(*layers, nn.ZeroPad2d((0, 1, 0, 1)), nn.Conv2d(in_channels, channels, 2), nn.Tanh())

@@ -234,9 +234,7 @@ class AMDO:
         self.variance_floor = check_float("variance_floor", variance_floor, minimum=0.0)
         self.random_state = random_state
         if not isinstance(progress, bool):
-            raise TypeError(
-                f"`progress` must be a bool, got {progress!r} (type {type(progress).__name__})."
-            )
+            raise TypeError(f"`progress` must be a bool, got {progress!r} (type {type(progress).__name__}).")
         self.progress = progress
 
     def _targets(self, sizes: list[int]) -> list[int]:
@@ -260,14 +258,15 @@ class AMDO:
                 RuntimeWarning,
                 stacklevel=3,
             )
-        draws = torch.multinomial(
-            weights[weights > 0], self.n_synthetic_[cls], replacement=True, generator=generator
-        )
+        draws = torch.multinomial(weights[weights > 0], self.n_synthetic_[cls], replacement=True, generator=generator)
         picks = seeds[draws]
         coords = ellipsoid_points(space.project(flat[picks]), space.variances, generator)
         logger.debug(
             "AMDO class %d: %d seeds, %d PCs, %d new",
-            cls, len(seeds), len(space.variances), len(picks),
+            cls,
+            len(seeds),
+            len(space.variances),
+            len(picks),
         )
         return space.reconstruct(coords).clamp_(0.0, 1.0), picks
 

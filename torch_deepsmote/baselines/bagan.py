@@ -90,7 +90,12 @@ from ._bagan_nets import (
 )
 
 __all__ = [
-    "BAGAN", "CLASS_SAMPLING", "PAPER_EPOCHS", "SeededDropout", "base_resolution", "class_probabilities",
+    "BAGAN",
+    "CLASS_SAMPLING",
+    "PAPER_EPOCHS",
+    "SeededDropout",
+    "base_resolution",
+    "class_probabilities",
     "fit_class_gaussian",
 ]
 
@@ -155,9 +160,19 @@ class BAGAN:
     """
 
     def __init__(
-        self, *, latent_dim: int = 100, width: int = 32, autoencoder_epochs: int = 2, gan_epochs: int = 2,
-        batch_size: int = 32, lr: float = 5e-5, beta1: float = 0.5, class_sampling: str = "uniform",
-        device: Any = None, random_state: int | torch.Generator | None = None, progress: bool = False,
+        self,
+        *,
+        latent_dim: int = 100,
+        width: int = 32,
+        autoencoder_epochs: int = 2,
+        gan_epochs: int = 2,
+        batch_size: int = 32,
+        lr: float = 5e-5,
+        beta1: float = 0.5,
+        class_sampling: str = "uniform",
+        device: Any = None,
+        random_state: int | torch.Generator | None = None,
+        progress: bool = False,
     ) -> None:
         self.latent_dim = latent_dim
         self.width = width
@@ -244,8 +259,9 @@ class BAGAN:
         channels, height, width = self.image_shape_
         r0 = (base_resolution(height), base_resolution(width))
         if r0[0][1] != r0[1][1]:
-            raise ValueError(f"BAGAN needs height and width with the same number of doublings, "
-                             f"got image shape {self.image_shape_}.")
+            raise ValueError(
+                f"BAGAN needs height and width with the same number of doublings, got image shape {self.image_shape_}."
+            )
         shared, features = trunk(channels, height, width, (r0[0][0], r0[1][0]), base=self.width)
         self.encoder_ = nn.Sequential(shared, nn.Linear(features, self.latent_dim))
         self.generator_ = generator_network(self.latent_dim, self.image_shape_, base=self.width)
@@ -348,8 +364,14 @@ class BAGAN:
                 self.discriminator_.requires_grad_(True)
                 sums[0] += float(loss_d.detach()) * batch.numel()
                 sums[1] += float(loss_g.detach()) * batch.numel()
-            history.append({"epoch": epoch, "discriminator_loss": sums[0] / x.shape[0],
-                            "generator_loss": sums[1] / x.shape[0], "seconds": time.perf_counter() - start})
+            history.append(
+                {
+                    "epoch": epoch,
+                    "discriminator_loss": sums[0] / x.shape[0],
+                    "generator_loss": sums[1] / x.shape[0],
+                    "seconds": time.perf_counter() - start,
+                }
+            )
             logger.info("BAGAN adversarial epoch %d: %s", epoch, history[-1])
         return history
 
@@ -367,17 +389,18 @@ class BAGAN:
             raise RuntimeError("This BAGAN instance is not fitted yet: call `fit` first.")
         rng = check_generator(self.sample_seed_ if random_state is None else random_state)
         known = self.classes_.tolist()
-        labels = [torch.full((check_int("n_per_class", n, minimum=0),), c, dtype=torch.long)
-                  for c, n in sorted(n_per_class.items())]
+        labels = [
+            torch.full((check_int("n_per_class", n, minimum=0),), c, dtype=torch.long)
+            for c, n in sorted(n_per_class.items())
+        ]
         y_new = torch.cat(labels) if labels else torch.empty(0, dtype=torch.long)
         if any(c not in known for c in n_per_class):
-            raise ValueError(
-                f"`n_per_class` may only name fitted classes {known}, got {sorted(n_per_class)}."
-            )
+            raise ValueError(f"`n_per_class` may only name fitted classes {known}, got {sorted(n_per_class)}.")
         z = self.sample_latents(torch.searchsorted(self.classes_, y_new), rng)
         device = next(self.generator_.parameters()).device
-        chunks = [from_network_range(self.generator_(part.to(device)), self.dtype_).cpu()
-                  for part in z.split(INFERENCE_BATCH)]
+        chunks = [
+            from_network_range(self.generator_(part.to(device)), self.dtype_).cpu() for part in z.split(INFERENCE_BATCH)
+        ]
         x_new = torch.cat(chunks) if chunks else torch.empty((0, *self.image_shape_), dtype=self.dtype_)
         return x_new, y_new
 

@@ -59,9 +59,16 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm.auto import tqdm
 
-from torch_deepsmote.nn.ranges import from_network_range, to_network_range
+from torch_deepsmote._utils.validation import (
+    check_float,
+    check_generator,
+    check_images,
+    check_int,
+    check_labels,
+    resolve_device,
+)
 from torch_deepsmote.nn.init import reset_parameters_
-from torch_deepsmote._utils.validation import check_float, check_generator, check_images, check_int, check_labels, resolve_device
+from torch_deepsmote.nn.ranges import from_network_range, to_network_range
 
 __all__ = ["GAMO"]
 
@@ -82,8 +89,12 @@ class ConvexGenerator(nn.Module):
         super().__init__()
         self.latent_dim, self.n_classes = latent_dim, n_classes
         self.trunk = nn.Sequential(
-            nn.Linear(latent_dim + n_classes, 256), nn.ReLU(), nn.BatchNorm1d(256, momentum=0.1),
-            nn.Linear(256, 64), nn.ReLU(), nn.BatchNorm1d(64, momentum=0.1),
+            nn.Linear(latent_dim + n_classes, 256),
+            nn.ReLU(),
+            nn.BatchNorm1d(256, momentum=0.1),
+            nn.Linear(256, 64),
+            nn.ReLU(),
+            nn.BatchNorm1d(64, momentum=0.1),
         )
         self.heads = nn.ModuleDict({str(r): nn.Linear(64, n) for r, n in head_sizes.items()})
 
@@ -97,8 +108,10 @@ class ConvexGenerator(nn.Module):
 def _classifier(dim: int, n_classes: int) -> nn.Module:
     """M: (B, dim) → (B, K) logits (softmax applied in the loss)."""
     return nn.Sequential(
-        nn.Linear(dim, 256), nn.LeakyReLU(0.1),
-        nn.Linear(256, 128), nn.LeakyReLU(0.1),
+        nn.Linear(dim, 256),
+        nn.LeakyReLU(0.1),
+        nn.Linear(256, 128),
+        nn.LeakyReLU(0.1),
         nn.Linear(128, n_classes),
     )
 
@@ -106,8 +119,10 @@ def _classifier(dim: int, n_classes: int) -> nn.Module:
 def _discriminator(dim: int, n_classes: int) -> nn.Module:
     """D: (B, dim + K) [sample, one-hot] → (B, 1) logit (sigmoid applied in the loss)."""
     return nn.Sequential(
-        nn.Linear(dim + n_classes, 256), nn.LeakyReLU(0.1),
-        nn.Linear(256, 128), nn.LeakyReLU(0.1),
+        nn.Linear(dim + n_classes, 256),
+        nn.LeakyReLU(0.1),
+        nn.Linear(256, 128),
+        nn.LeakyReLU(0.1),
         nn.Linear(128, 1),
     )
 
@@ -191,9 +206,7 @@ class GAMO:
         self.ranks_ = {int(self.classes_[i]): rank for rank, i in enumerate(order)}
         n_max = int(counts.max())
         self.n_synthetic_ = {int(c): n_max - int(n) for c, n in zip(self.classes_, counts)}
-        self.class_indices_ = {
-            c: torch.nonzero(labels == c).flatten() for c, n in self.n_synthetic_.items() if n > 0
-        }
+        self.class_indices_ = {c: torch.nonzero(labels == c).flatten() for c, n in self.n_synthetic_.items() if n > 0}
         self.image_shape_, self.dtype_ = tuple(images.shape[1:]), images.dtype
         seeds = torch.randint(2**62, (3,), generator=check_generator(self.random_state)).tolist()
         self.sample_seed_ = seeds[2]
@@ -315,8 +328,7 @@ class GAMO:
             raise RuntimeError("This GAMO instance is not fitted yet: call `fit` first.")
         if label not in self.class_indices_:
             raise ValueError(
-                f"`label` must be a class with a convex head, one of {sorted(self.class_indices_)}; "
-                f"got {label!r}."
+                f"`label` must be a class with a convex head, one of {sorted(self.class_indices_)}; got {label!r}."
             )
         n_samples = check_int("n_samples", n_samples, minimum=0)
         device = next(self.generator_.parameters()).device

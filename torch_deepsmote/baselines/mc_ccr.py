@@ -59,6 +59,7 @@ import torch
 from torch import Tensor
 
 from torch_deepsmote._utils.validation import check_float, check_generator, check_images, check_labels, check_option
+
 from ._multiclass import StepResult, l1_blocks, resample_multiclass, to_flat
 
 __all__ = [
@@ -158,9 +159,7 @@ def _seed_counts(radii: Tensor, n_new: int, generator: torch.Generator) -> Tenso
     return seeds
 
 
-def sphere_samples(
-    minority: Tensor, radii: Tensor, n_new: int, generator: torch.Generator
-) -> tuple[Tensor, Tensor]:
+def sphere_samples(minority: Tensor, radii: Tensor, n_new: int, generator: torch.Generator) -> tuple[Tensor, Tensor]:
     """Draw ``n_new`` points inside the minority points' L1 balls.
 
     Args:
@@ -217,14 +216,15 @@ def ccr_binary(
     cleaned = (majority.double() + shift).to(majority.dtype)  # shift is 0 unless translating
     logger.info(
         "CCR: %d vs %d points, mean radius %.3g, %d majority points inside a sphere",
-        len(minority), len(majority), float(radii.mean()), int((~kept).sum()),
+        len(minority),
+        len(majority),
+        float(radii.mean()),
+        int((~kept).sum()),
     )
     return CCRResult(synthetic, seeds, radii, cleaned, kept)
 
 
-def median_gap(
-    points: Tensor, labels: Tensor, generator: torch.Generator, n_queries: int = GAP_QUERIES
-) -> float:
+def median_gap(points: Tensor, labels: Tensor, generator: torch.Generator, n_queries: int = GAP_QUERIES) -> float:
     """Median L1 distance from an item to its nearest item of another class.
 
     Args:
@@ -253,9 +253,7 @@ def _step(
     energy: float,
     cleaning: str,
 ) -> StepResult:
-    result = ccr_binary(
-        minority, majority, n_new, energy=energy, cleaning=cleaning, generator=generator
-    )
+    result = ccr_binary(minority, majority, n_new, energy=energy, cleaning=cleaning, generator=generator)
     return StepResult(
         synthetic=result.synthetic,
         majority=result.majority if cleaning == "translate" else None,

@@ -59,11 +59,18 @@ import torch
 from torch import Tensor
 
 from torch_deepsmote._utils.validation import check_float, check_generator, check_int, check_option
+
 from ._multiclass import StepResult, l1_blocks, resample_multiclass
 
 __all__ = [
-    "CRITERIA", "MCRBO", "StepOutcome", "neighbour_tables",
-    "rbo_binary", "rbo_potential", "rbo_step", "rbo_walk",
+    "CRITERIA",
+    "MCRBO",
+    "StepOutcome",
+    "neighbour_tables",
+    "rbo_binary",
+    "rbo_potential",
+    "rbo_step",
+    "rbo_walk",
 ]
 
 logger = logging.getLogger(__name__)
@@ -195,8 +202,13 @@ def _walk_block(
         pixels = torch.randint(d, (n,), generator=generator)
         signs = torch.randint(0, 2, (n,), generator=generator) * 2 - 1
         out = rbo_step(
-            points[rows, pixels], table[offsets + pixels], distances, own, signs,
-            potential=potential, **options,
+            points[rows, pixels],
+            table[offsets + pixels],
+            distances,
+            own,
+            signs,
+            potential=potential,
+            **options,
         )
         points[rows, pixels], distances, potential = out.values, out.distances, out.potential
         n_accepted += int(out.accepted.sum())
@@ -238,8 +250,14 @@ def rbo_walk(
         for i in range(0, len(starts), size):
             block = slice(i, i + size)
             points, accepted = _walk_block(
-                starts[block], pool, neighbours[block], own[block], distances[block],
-                n_steps=n_steps, generator=generator, **options,
+                starts[block],
+                pool,
+                neighbours[block],
+                own[block],
+                distances[block],
+                n_steps=n_steps,
+                generator=generator,
+                **options,
             )
             walked.append(points)
             n_accepted += accepted
@@ -295,15 +313,21 @@ def rbo_binary(
     indices, distances = neighbour_tables(minority[used], pool, k_neighbors)
     indices, distances = indices[which], distances[which]
     points = rbo_walk(
-        minority[seeds], pool, indices, indices < len(minority), distances,
-        n_steps=n_steps, step_size=step_size, gamma=gamma, criterion=criterion, generator=generator,
+        minority[seeds],
+        pool,
+        indices,
+        indices < len(minority),
+        distances,
+        n_steps=n_steps,
+        step_size=step_size,
+        gamma=gamma,
+        criterion=criterion,
+        generator=generator,
     )
     return points, seeds
 
 
-def _step(
-    minority: Tensor, majority: Tensor, n_new: int, generator: torch.Generator, **options: Any
-) -> StepResult:
+def _step(minority: Tensor, majority: Tensor, n_new: int, generator: torch.Generator, **options: Any) -> StepResult:
     points, _ = rbo_binary(minority, majority, n_new, generator=generator, **options)
     return StepResult(synthetic=points)
 
@@ -369,9 +393,7 @@ class MCRBO:
         """
         step = functools.partial(_step, **self._options())
         generator = check_generator(self.random_state)
-        out = resample_multiclass(
-            X, y, step, replace=True, generator=generator, progress=bool(self.progress)
-        )
+        out = resample_multiclass(X, y, step, replace=True, generator=generator, progress=bool(self.progress))
         self.n_synthetic_ = out.n_synthetic
         self.sample_indices_ = out.sample_indices
         return out.X, out.y

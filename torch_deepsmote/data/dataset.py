@@ -102,7 +102,8 @@ class DeepSMOTEDataset(Dataset):
         code_of = {label: code for code, label in enumerate(oversampler.classes_)}
         self._added = {code_of[label]: n_new for label, n_new in oversampler.sampling_strategy_.items() if n_new > 0}
         self._synthetic_codes = torch.repeat_interleave(
-            torch.tensor(list(self._added), dtype=torch.long), torch.tensor(list(self._added.values()), dtype=torch.long)
+            torch.tensor(list(self._added), dtype=torch.long),
+            torch.tensor(list(self._added.values()), dtype=torch.long),
         )
         self._codes = torch.cat([coding.codes, self._synthetic_codes])
         self._n_real = len(coding.codes)
@@ -207,8 +208,9 @@ class DeepSMOTEDataset(Dataset):
         if self._draws is None or self._draws[0] != epoch:
             oversampler = self._decoder()
             parts = [
-                oversampler.index_.draw(code, n_new, torch.Generator().manual_seed(mix_seed(self._seed, code, epoch)),
-                                        oversampler.recipe_)
+                oversampler.index_.draw(
+                    code, n_new, torch.Generator().manual_seed(mix_seed(self._seed, code, epoch)), oversampler.recipe_
+                )
                 for code, n_new in self._added.items()
             ]
             self._draws = (epoch, SmoteDraw(*(torch.cat(column) for column in zip(*parts))))

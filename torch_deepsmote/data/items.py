@@ -67,12 +67,8 @@ class RawFormat:
             if item.ndim not in (2, 3):
                 raise TypeError(f"image arrays must be (H, W) or (H, W, C), got shape {item.shape}.")
             chw = chw.unsqueeze(0) if item.ndim == 2 else chw.permute(2, 0, 1)
-            return cls(
-                "numpy", tuple(chw.shape), chw.dtype, squeeze=item.ndim == 2, numpy_dtype=item.dtype
-            )
-        raise TypeError(
-            f"dataset items must be PIL images, tensors or numpy arrays, got {type(item).__name__}."
-        )
+            return cls("numpy", tuple(chw.shape), chw.dtype, squeeze=item.ndim == 2, numpy_dtype=item.dtype)
+        raise TypeError(f"dataset items must be PIL images, tensors or numpy arrays, got {type(item).__name__}.")
 
     def to_chw(self, item: Any) -> torch.Tensor:
         """One raw item → (C, H, W) tensor of ``self.dtype``."""
@@ -112,6 +108,4 @@ class RawFormat:
 
 def _check_pixel_dtype(dtype: torch.dtype, what: str) -> None:
     if dtype != torch.uint8 and not dtype.is_floating_point:
-        raise TypeError(
-            f"image {what}s must be uint8 in [0, 255] or float in [0, 1], got dtype {dtype}."
-        )
+        raise TypeError(f"image {what}s must be uint8 in [0, 255] or float in [0, 1], got dtype {dtype}.")

@@ -9,8 +9,8 @@ import torch
 from torch.utils.data import Dataset
 from tqdm.auto import tqdm
 
-from torch_deepsmote.data.items import RawFormat
 from torch_deepsmote._utils.labels import LabelCoding
+from torch_deepsmote.data.items import RawFormat
 
 __all__ = ["base_attribute", "read_format", "read_images", "read_targets"]
 
@@ -21,8 +21,7 @@ def read_targets(dataset: Dataset, targets: Any, progress: bool) -> LabelCoding:
     n_items = len(dataset)
     if n_items == 0:
         raise ValueError(
-            f"`dataset` must hold at least one item to oversample, got an empty "
-            f"{type(dataset).__name__} (0 items)."
+            f"`dataset` must hold at least one item to oversample, got an empty {type(dataset).__name__} (0 items)."
         )
     if targets is None:
         targets = _stored_targets(dataset)
@@ -77,8 +76,7 @@ def read_images(dataset: Dataset, n_items: int, progress: bool) -> tuple[RawForm
         if not raw_format.matches(item):
             found = RawFormat.of(item) if isinstance(item, type(first)) else type(item).__name__
             raise ValueError(
-                f"`dataset` items must all share one image format; item 0 is {raw_format}, "
-                f"item {index} is {found}."
+                f"`dataset` items must all share one image format; item 0 is {raw_format}, item {index} is {found}."
             )
         images[index] = raw_format.to_chw(item)
     if images.is_floating_point():

@@ -178,8 +178,7 @@ class BalancedBatchSampler(Sampler[list[int]]):
         self.rank = check_int("rank", rank, minimum=0)
         if self.rank >= self.num_replicas:
             raise ValueError(
-                f"`rank` must be in [0, {self.num_replicas}) for num_replicas={self.num_replicas}, "
-                f"got {self.rank}."
+                f"`rank` must be in [0, {self.num_replicas}) for num_replicas={self.num_replicas}, got {self.rank}."
             )
         if generator is None and self.num_replicas > 1:
             raise ValueError(
@@ -194,9 +193,7 @@ class BalancedBatchSampler(Sampler[list[int]]):
             slots_needed = max(self.class_counts.values()) * num_classes
             num_batches = max(1, _divide(slots_needed, self.batch_size, round_up=not drop_last))
         self.num_batches = check_int("num_batches", num_batches, minimum=1)
-        self._per_replica = max(
-            1, _divide(self.num_batches, self.num_replicas, round_up=not drop_last)
-        )
+        self._per_replica = max(1, _divide(self.num_batches, self.num_replicas, round_up=not drop_last))
 
         self.seed = _draw_base_seed(generator)
         self.epoch = 0
@@ -236,9 +233,9 @@ class BalancedBatchSampler(Sampler[list[int]]):
             picked = np.argpartition(keys, leftover - 1, axis=1)[:, :leftover]
             np.put_along_axis(per_batch, picked, size // num_classes + 1, axis=1)
         # Class of every slot, shuffled inside each batch, flattened batch after batch.
-        slots = np.repeat(
-            np.tile(np.arange(num_classes, dtype=label_dtype), total), per_batch.ravel()
-        ).reshape(total, size)
+        slots = np.repeat(np.tile(np.arange(num_classes, dtype=label_dtype), total), per_batch.ravel()).reshape(
+            total, size
+        )
         shuffle = np.argsort(torch.rand(total, size, generator=gen).numpy(), axis=1)
         slots = np.take_along_axis(slots, shuffle, axis=1).ravel()
 

@@ -21,7 +21,10 @@ __all__ = ["CELEBA_HAIR_ATTRIBUTES", "load_celeba"]
 
 CELEBA_HAIR_ATTRIBUTES = ("Black_Hair", "Brown_Hair", "Blond_Hair", "Gray_Hair", "Bald")
 _CELEBA_FOLDER, _CELEBA_IMAGES, _CELEBA_ATTR, _CELEBA_PARTITION = (
-    "celeba", "img_align_celeba", "list_attr_celeba.txt", "list_eval_partition.txt"
+    "celeba",
+    "img_align_celeba",
+    "list_attr_celeba.txt",
+    "list_eval_partition.txt",
 )
 _CELEBA_SPLITS = {"train": (0,), "valid": (1,), "test": (2,), "all": (0, 1, 2)}
 _CELEBA_SIZE = 32
@@ -74,9 +77,7 @@ def _read_celeba_lists(folder: Path, split: str) -> tuple[list[str], np.ndarray]
             )
         hair[row[0]] = [value == "1" for value in values]
     if len(hair) != int(lines[0]):
-        raise ValueError(
-            f"{attr_path} announces {int(lines[0])} images but lists {len(hair)} different ones."
-        )
+        raise ValueError(f"{attr_path} announces {int(lines[0])} images but lists {len(hair)} different ones.")
     wanted = {str(p) for p in _CELEBA_SPLITS[split]}
     files = []
     for number, line in enumerate(partition_path.read_text(encoding="utf-8").splitlines(), start=1):
@@ -85,17 +86,13 @@ def _read_celeba_lists(folder: Path, split: str) -> tuple[list[str], np.ndarray]
             continue
         if len(fields) != 2 or fields[1] not in ("0", "1", "2"):
             raise ValueError(
-                f"{partition_path}, line {number}: expected 'file name' and 0, 1 or 2, "
-                f"got {line.strip()!r}."
+                f"{partition_path}, line {number}: expected 'file name' and 0, 1 or 2, got {line.strip()!r}."
             )
         if fields[1] in wanted:
             files.append(fields[0])
     unlisted = [name for name in files if name not in hair]
     if unlisted:
-        raise ValueError(
-            f"{len(unlisted)} image(s) of {partition_path} are not in {attr_path}, e.g. "
-            f"{unlisted[:3]}."
-        )
+        raise ValueError(f"{len(unlisted)} image(s) of {partition_path} are not in {attr_path}, e.g. {unlisted[:3]}.")
     table = np.array([hair[name] for name in files], dtype=bool).reshape(-1, len(columns))
     return files, table
 
@@ -236,8 +233,7 @@ def load_celeba(
     absent = [path.name for path in paths if not path.is_file()]
     if absent:
         raise FileNotFoundError(
-            f"{len(absent)} CelebA image(s) of the {split!r} split are missing from "
-            f"{image_folder}, e.g. {absent[:3]}."
+            f"{len(absent)} CelebA image(s) of the {split!r} split are missing from {image_folder}, e.g. {absent[:3]}."
         )
     cache_path = key = None
     if cache_dir is not None:

@@ -65,9 +65,7 @@ CELEBA_HAIR_COLOURS = ("black", "brown", "blond", "gray", "bald")
 PROFILES: Mapping[str, Mapping[str, tuple[int, ...]]] = MappingProxyType(
     {
         "mnist": MappingProxyType({"train": MNIST_TRAIN_PROFILE, "test": MNIST_TEST_PROFILE}),
-        "fashion-mnist": MappingProxyType(
-            {"train": MNIST_TRAIN_PROFILE, "test": MNIST_TEST_PROFILE}
-        ),
+        "fashion-mnist": MappingProxyType({"train": MNIST_TRAIN_PROFILE, "test": MNIST_TEST_PROFILE}),
         "cifar10": MappingProxyType({"train": CIFAR10_TRAIN_PROFILE}),
         "svhn": MappingProxyType({"train": CIFAR10_TRAIN_PROFILE}),
         "celeba": MappingProxyType({"train": CELEBA_TRAIN_PROFILE}),
@@ -96,10 +94,7 @@ def scale_profile(counts: Sequence[int], factor: float) -> tuple[int, ...]:
     """
     factor = check_float("factor", factor, minimum=0.0, inclusive_minimum=False)
     exact = Fraction(repr(factor))
-    return tuple(
-        math.floor(check_int(f"counts[{i}]", count, minimum=0) * exact)
-        for i, count in enumerate(counts)
-    )
+    return tuple(math.floor(check_int(f"counts[{i}]", count, minimum=0) * exact) for i, count in enumerate(counts))
 
 
 def _as_targets(targets: Any) -> torch.Tensor:
@@ -125,8 +120,7 @@ def _as_count_table(counts: Any) -> dict[int, int]:
         items = list(enumerate(counts))
     else:
         raise TypeError(
-            f"`counts` must be a sequence indexed by class or a dict class -> count, "
-            f"got {type(counts).__name__}."
+            f"`counts` must be a sequence indexed by class or a dict class -> count, got {type(counts).__name__}."
         )
     table = {}
     for cls, count in items:
@@ -168,10 +162,7 @@ def make_imbalanced(
         members = torch.nonzero(labels == cls).flatten()
         wanted = table[cls]
         if len(members) < wanted:
-            raise ValueError(
-                f"`counts` asks for {wanted} items of class {cls}, but `targets` has only "
-                f"{len(members)}."
-            )
+            raise ValueError(f"`counts` asks for {wanted} items of class {cls}, but `targets` has only {len(members)}.")
         order = torch.randperm(len(members), generator=generator)
         picks.append(members[order[:wanted]])
     return torch.sort(torch.cat(picks)).values

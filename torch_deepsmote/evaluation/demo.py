@@ -25,14 +25,14 @@ from torch.utils.data import DataLoader, Dataset, RandomSampler
 from torchvision.transforms import v2 as T
 
 from torch_deepsmote._utils.validation import resolve_device
-from torch_deepsmote.evaluation.classifier import SmallCNN, predict, train_classifier
 from torch_deepsmote.data.dataset import DeepSMOTEDataset
+from torch_deepsmote.data.sampler import BalancedBatchSampler
+from torch_deepsmote.evaluation.classifier import SmallCNN, predict, train_classifier
 from torch_deepsmote.evaluation.datasets import PROFILES, load_dataset, make_imbalanced
 from torch_deepsmote.evaluation.metrics import imbalanced_report
+from torch_deepsmote.evaluation.plots import save_class_grid, save_metric_bars
 from torch_deepsmote.oversampler import DeepSMOTE
 from torch_deepsmote.recipes import DEFAULT_RECIPE
-from torch_deepsmote.evaluation.plots import save_class_grid, save_metric_bars
-from torch_deepsmote.data.sampler import BalancedBatchSampler
 
 __all__ = ["DemoConfig", "run_demo", "load_demo_data", "load_demo_pool", "DIGITS_TRAIN_PROFILE"]
 
@@ -143,7 +143,9 @@ def _loaders(config: DemoConfig, train: TensorImages, transform: Callable) -> di
     n_classes = len(torch.unique(train.targets))
     steps = math.ceil(per_class * n_classes / config.batch_size)
     plain = TensorImages(train.images, train.targets, transform)
-    shuffle = RandomSampler(plain, num_samples=steps * config.batch_size, generator=torch.Generator().manual_seed(config.seed))
+    shuffle = RandomSampler(
+        plain, num_samples=steps * config.batch_size, generator=torch.Generator().manual_seed(config.seed)
+    )
     balanced = dict(num_batches=steps, generator=config.seed)
     return {
         "none": (DataLoader(plain, batch_size=config.batch_size, sampler=shuffle), plain),
@@ -201,7 +203,9 @@ def run_demo(config: DemoConfig) -> dict[str, Any]:
         loader, _ = loaders[method]
         model = SmallCNN(channels, n_classes, generator=torch.Generator().manual_seed(config.seed))
         started = time.perf_counter()
-        train_classifier(model, loader, epochs=config.classifier_epochs, device=device, progress=config.progress, desc=method)
+        train_classifier(
+            model, loader, epochs=config.classifier_epochs, device=device, progress=config.progress, desc=method
+        )
         seconds[method] = time.perf_counter() - started
         scores[method] = imbalanced_report(test.targets, predict(model, test_images, device=device))
 
@@ -226,7 +230,11 @@ def run_demo(config: DemoConfig) -> dict[str, Any]:
             "train_after": torch.bincount(deepsmote.targets).tolist(),
             "test": torch.bincount(test.targets).tolist(),
         },
-        "autoencoder": {"from_cache": deepsmote.from_cache, "seconds": resampling_seconds, "history": deepsmote.oversampler.history_},
+        "autoencoder": {
+            "from_cache": deepsmote.from_cache,
+            "seconds": resampling_seconds,
+            "history": deepsmote.oversampler.history_,
+        },
         "scores": scores,
         "classifier_seconds": seconds,
     }

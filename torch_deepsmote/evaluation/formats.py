@@ -87,10 +87,7 @@ def _read_idx(path: Path) -> np.ndarray:
     dtype = np.dtype(_IDX_DTYPES[data[2]])
     expected = math.prod(dims) * dtype.itemsize
     if len(data) - header != expected:
-        raise ValueError(
-            f"{path} holds {len(data) - header} data bytes but its header {dims} announces "
-            f"{expected}."
-        )
+        raise ValueError(f"{path} holds {len(data) - header} data bytes but its header {dims} announces {expected}.")
     return np.frombuffer(data, dtype=dtype, offset=header).reshape(dims)
 
 
@@ -202,9 +199,7 @@ def _read_idx_files(image_path: Path, label_path: Path) -> tuple[torch.Tensor, t
             f"bytes, 1 dimension), got {labels.dtype} data with {labels.ndim} dimensions."
         )
     if len(images) != len(labels):
-        raise ValueError(
-            f"{image_path} holds {len(images)} images but {label_path} {len(labels)} labels."
-        )
+        raise ValueError(f"{image_path} holds {len(images)} images but {label_path} {len(labels)} labels.")
     return torch.from_numpy(images.copy()).unsqueeze(1), torch.from_numpy(labels.astype(np.int64))
 
 
@@ -235,17 +230,13 @@ def _read_cifar_batch(path: Path) -> tuple[np.ndarray, np.ndarray]:
         raise ValueError(f"{path} is not a CIFAR-10 batch: no 'data' and 'labels' entries.")
     data, labels = np.asarray(data), np.asarray(labels, dtype=np.int64)
     if data.dtype != np.uint8 or data.ndim != 2 or data.shape[1] != 3 * 32 * 32:
-        raise ValueError(
-            f"{path}: expected uint8 data of shape (n, 3072), got {data.dtype} {data.shape}."
-        )
+        raise ValueError(f"{path}: expected uint8 data of shape (n, 3072), got {data.dtype} {data.shape}.")
     if labels.shape != (len(data),):
         raise ValueError(f"{path} holds {len(data)} images but {labels.size} labels.")
     return data, labels
 
 
-def load_cifar10(
-    root: str | os.PathLike, train: bool = True
-) -> tuple[torch.Tensor, torch.Tensor]:
+def load_cifar10(root: str | os.PathLike, train: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
     """Load CIFAR-10 from the python pickle batches.
 
     Batches in a ``cifar-10-batches-py`` folder are read by torchvision's ``CIFAR10``
@@ -314,9 +305,7 @@ def load_svhn(root: str | os.PathLike, split: str = "train") -> tuple[torch.Tens
     looked = [Path(root), Path(root) / "svhn", Path(root) / "SVHN"]
     path = next((folder / name for folder in looked if (folder / name).is_file()), None)
     if path is None:
-        raise FileNotFoundError(
-            f"No SVHN file {name!r} under `root` {root}. Looked in: {', '.join(map(str, looked))}."
-        )
+        raise FileNotFoundError(f"No SVHN file {name!r} under `root` {root}. Looked in: {', '.join(map(str, looked))}.")
     read = torchvision_dataset("SVHN", path.parent, split=split)
     if read is not None:
         return torch.from_numpy(np.ascontiguousarray(read.data)), torch.from_numpy(read.labels.reshape(-1))

@@ -75,16 +75,11 @@ def _resolve_labels(y_true: np.ndarray, labels: Sequence[Any] | None) -> np.ndar
         raise ValueError(f"`labels` must not repeat a label, got {resolved.tolist()}.")
     missing = [_python_scalar(label) for label in resolved if not np.any(y_true == label)]
     if missing:
-        raise ValueError(
-            f"`labels` names classes with no sample in `y_true`, so their recall is "
-            f"undefined: {missing}."
-        )
+        raise ValueError(f"`labels` names classes with no sample in `y_true`, so their recall is undefined: {missing}.")
     return resolved
 
 
-def imbalanced_report(
-    y_true: Any, y_pred: Any, *, labels: Sequence[Any] | None = None
-) -> dict[str, Any]:
+def imbalanced_report(y_true: Any, y_pred: Any, *, labels: Sequence[Any] | None = None) -> dict[str, Any]:
     """Compute the paper's imbalance-aware scores for one set of predictions.
 
     Args:
@@ -114,9 +109,7 @@ def imbalanced_report(
     true = _as_label_array("y_true", y_true)
     pred = _as_label_array("y_pred", y_pred)
     if len(true) != len(pred):
-        raise ValueError(
-            f"`y_true` and `y_pred` must have the same length, got {len(true)} and {len(pred)}."
-        )
+        raise ValueError(f"`y_true` and `y_pred` must have the same length, got {len(true)} and {len(pred)}.")
     classes = _resolve_labels(true, labels)
 
     sklearn_metrics = import_extra("sklearn.metrics", needed_by="imbalanced_report")
@@ -128,9 +121,7 @@ def imbalanced_report(
     return {
         "acsa": float(np.mean(recalls)),
         "gm_macro": float(geometric_mean_score(true, pred, labels=classes, average="macro")),
-        "gm_multiclass": float(
-            geometric_mean_score(true, pred, labels=classes, average="multiclass")
-        ),
+        "gm_multiclass": float(geometric_mean_score(true, pred, labels=classes, average="multiclass")),
         "f1_macro": float(f1),
         "recall": {key: float(value) for key, value in zip(keys, recalls)},
         "support": {key: int(np.sum(true == label)) for key, label in zip(keys, classes)},
@@ -159,9 +150,7 @@ def format_report(report: dict[str, Any], *, digits: int = 2, percent: bool = Tr
     width = max([len("class"), len("gm_multiclass")] + [len(name) for name in names])
     lines = [f"{'class':>{width}}  {'recall':>8}  {'support':>8}"]
     for name, label in zip(names, report["recall"]):
-        lines.append(
-            f"{name:>{width}}  {show(report['recall'][label]):>8}  {report['support'][label]:>8}"
-        )
+        lines.append(f"{name:>{width}}  {show(report['recall'][label]):>8}  {report['support'][label]:>8}")
     lines.append("")
     for key in ("acsa", "gm_macro", "gm_multiclass", "f1_macro"):
         lines.append(f"{key:>{width}}  {show(report[key]):>8}")

@@ -178,8 +178,11 @@ class LatentIndex:
         """Everything in the index, as CPU tensors and plain Python values."""
         model = self.autoencoder
         return {
-            "architecture": {"image_shape": list(model.image_shape), "latent_dim": model.latent_dim,
-                             "width": model.width},
+            "architecture": {
+                "image_shape": list(model.image_shape),
+                "latent_dim": model.latent_dim,
+                "width": model.width,
+            },
             "autoencoder": {k: v.detach().cpu() for k, v in model.state_dict().items()},
             "dtype": str(self.dtype).removeprefix("torch."),
             "latents": [[c, z.cpu()] for c, z in self.latents.items()],
@@ -229,7 +232,9 @@ def _warn_if_small(label: Any, n_members: int, k: int) -> None:
             "(without a borrowed variation they are all one image)."
         )
     elif n_members <= k:
-        message = f"Class {label!r} has {n_members} images, not more than k_neighbors={k}: using k={n_members - 1} for it."
+        message = (
+            f"Class {label!r} has {n_members} images, not more than k_neighbors={k}: using k={n_members - 1} for it."
+        )
     else:
         return
     warn(message)

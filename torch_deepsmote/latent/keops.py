@@ -59,8 +59,9 @@ def gpu_failure() -> str | None:
     else what went wrong there (the answer is kept for the life of the process)."""
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [_PACKAGE_PARENT, os.environ.get("PYTHONPATH")])))
     try:
-        done = subprocess.run([sys.executable, "-c", _PROBE_CODE], env=env, capture_output=True, text=True,
-                              timeout=PROBE_TIMEOUT_S)
+        done = subprocess.run(
+            [sys.executable, "-c", _PROBE_CODE], env=env, capture_output=True, text=True, timeout=PROBE_TIMEOUT_S
+        )
     except subprocess.TimeoutExpired:
         return f"a KeOps k-NN kernel did not compile and run within {PROBE_TIMEOUT_S} s in a child process"
     if done.returncode == 0:

@@ -21,9 +21,9 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from torch_deepsmote._utils.validation import check_int, check_option
 from torch_deepsmote.latent import keops as _keops
 from torch_deepsmote.latent.keops import KEOPS_BUILD_DIR_ENV
-from torch_deepsmote._utils.validation import check_int, check_option
 
 __all__ = [
     "BACKENDS",

@@ -73,9 +73,7 @@ def draw_smote(
     if variation_transfer > 0 and n_variations == 0:
         raise ValueError("`variation_transfer` > 0 needs a variation pool, but `n_variations` is 0.")
     if neighbors.ndim != 2 or neighbors.shape[0] == 0 or neighbors.shape[1] == 0:
-        raise ValueError(
-            f"`neighbors` must be a non-empty (n, k) table, got shape {tuple(neighbors.shape)}."
-        )
+        raise ValueError(f"`neighbors` must be a non-empty (n, k) table, got shape {tuple(neighbors.shape)}.")
     n_points, k = neighbors.shape
     base = torch.randint(n_points, (n_samples,), generator=generator)
     column = torch.randint(k, (n_samples,), generator=generator)
@@ -90,9 +88,7 @@ def draw_smote(
     return SmoteDraw(base, neighbor, gap, variation, strength)
 
 
-def interpolate(
-    latents: torch.Tensor, draw: SmoteDraw, variations: torch.Tensor | None = None
-) -> torch.Tensor:
+def interpolate(latents: torch.Tensor, draw: SmoteDraw, variations: torch.Tensor | None = None) -> torch.Tensor:
     """Points ``z_base + gap · (z_neighbour − z_base) + strength · v`` for each sample.
 
     Args:

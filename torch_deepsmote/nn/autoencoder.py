@@ -27,8 +27,8 @@ from typing import Sequence
 import torch
 from torch import nn
 
-from torch_deepsmote.nn.init import reset_parameters_
 from torch_deepsmote._utils.validation import check_int
+from torch_deepsmote.nn.init import reset_parameters_
 
 __all__ = ["ConvAutoencoder", "default_latent_dim"]
 
@@ -171,15 +171,12 @@ def _check_image_shape(image_shape: Sequence[int]) -> tuple[int, int, int]:
     except TypeError:
         values = ()
     if len(values) != 3:
-        raise ValueError(
-            f"`image_shape` must be (channels, height, width), got {image_shape!r}."
-        )
+        raise ValueError(f"`image_shape` must be (channels, height, width), got {image_shape!r}.")
     channels = check_int("image_shape[0] (channels)", values[0], minimum=1)
     height = check_int("image_shape[1] (height)", values[1], minimum=1)
     width = check_int("image_shape[2] (width)", values[2], minimum=1)
     if min(height, width) < MIN_SIDE:
         raise ValueError(
-            f"`image_shape` {tuple(values)} is too small for the network: height and width "
-            f"must be at least {MIN_SIDE}."
+            f"`image_shape` {tuple(values)} is too small for the network: height and width must be at least {MIN_SIDE}."
         )
     return channels, height, width

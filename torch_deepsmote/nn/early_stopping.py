@@ -47,7 +47,10 @@ def split_held_out(
 
 @torch.no_grad()
 def held_out_loss(
-    model: ConvAutoencoder, images: torch.Tensor, batch_size: int, device: torch.device,
+    model: ConvAutoencoder,
+    images: torch.Tensor,
+    batch_size: int,
+    device: torch.device,
     layout: torch.memory_format,
 ) -> torch.Tensor:
     """(2,) float64 on ``device``: the summed reconstruction MSE per image of the

@@ -52,11 +52,11 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm.auto import tqdm
 
-from torch_deepsmote.nn.checkpoint import check_checkpoint, resume, run_identity, save_checkpoint
-from torch_deepsmote.nn.early_stopping import BestEpoch, held_out_loss, split_held_out
 from torch_deepsmote._utils.distributed import distributed_context
 from torch_deepsmote._utils.validation import check_float, check_generator, check_int, check_option, resolve_device
 from torch_deepsmote.nn.autoencoder import ConvAutoencoder
+from torch_deepsmote.nn.checkpoint import check_checkpoint, resume, run_identity, save_checkpoint
+from torch_deepsmote.nn.early_stopping import BestEpoch, held_out_loss, split_held_out
 
 __all__ = ["PENALTIES", "fit_autoencoder"]
 
@@ -66,10 +66,7 @@ OFFICIAL_CLASS_BATCH = 100
 EpochRecord = dict[str, float]
 
 
-
-def same_class_derangement(
-    labels: torch.Tensor, generator: torch.Generator
-) -> tuple[torch.Tensor, torch.Tensor]:
+def same_class_derangement(labels: torch.Tensor, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
     """Pair each item with another item of its class, at random.
 
     Args:
@@ -145,9 +142,7 @@ def _rank_batches(
     return batches[:usable][rank::world_size]
 
 
-def _official_class_batch(
-    images: torch.Tensor, labels: torch.Tensor, generator: torch.Generator
-) -> torch.Tensor:
+def _official_class_batch(images: torch.Tensor, labels: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
     """Up to 100 images of one class drawn uniformly among the classes."""
     classes = torch.unique(labels)
     chosen = classes[torch.randint(classes.numel(), (1,), generator=generator)]
@@ -226,8 +221,9 @@ def fit_autoencoder(
     lr = check_float("lr", lr, minimum=0.0, inclusive_minimum=False)
     penalty = check_option("penalty", penalty, PENALTIES)
     penalty_weight = check_float("penalty_weight", penalty_weight, minimum=0.0)
-    validation_fraction = check_float("validation_fraction", validation_fraction, minimum=0.0, maximum=1.0,
-                                      inclusive_maximum=False)
+    validation_fraction = check_float(
+        "validation_fraction", validation_fraction, minimum=0.0, maximum=1.0, inclusive_maximum=False
+    )
     n_iter_no_change = check_int("n_iter_no_change", n_iter_no_change, minimum=1)
     tol = check_float("tol", tol, minimum=0.0)
     if images.shape[0] < 2 or labels.shape != images.shape[:1]:
@@ -254,8 +250,12 @@ def fit_autoencoder(
     if checkpoint is not None:
         checkpoint = check_checkpoint(checkpoint)
         options = dict(
-            epochs=epochs, batch_size=batch_size, lr=lr, penalty=penalty,
-            penalty_weight=penalty_weight, world_size=world_size,
+            epochs=epochs,
+            batch_size=batch_size,
+            lr=lr,
+            penalty=penalty,
+            penalty_weight=penalty_weight,
+            world_size=world_size,
         )
         if held_out is not None:
             options |= dict(validation_fraction=validation_fraction, n_iter_no_change=n_iter_no_change, tol=tol)
@@ -265,7 +265,11 @@ def fit_autoencoder(
             best.load_state_dict(best_state)
             start = epochs if best.stopped else start  # it died between its stop and its return
     bar = tqdm(
-        range(start, epochs), initial=start, total=epochs, desc="autoencoder", unit="epoch",
+        range(start, epochs),
+        initial=start,
+        total=epochs,
+        desc="autoencoder",
+        unit="epoch",
         disable=not progress or rank != 0,
     )
     for epoch in bar:
