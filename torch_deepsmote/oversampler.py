@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import copy
-import inspect
 import os
 from collections import OrderedDict
 from typing import Any
@@ -13,6 +12,7 @@ import torch
 
 from torch_deepsmote._utils.files import tensor_digest
 from torch_deepsmote._utils.labels import LabelCoding
+from torch_deepsmote._utils.params import EstimatorParams
 from torch_deepsmote._utils.sampling_strategy import SamplingStrategy, resolve_sampling_strategy
 from torch_deepsmote._utils.validation import (
     check_float,
@@ -32,7 +32,7 @@ from torch_deepsmote.recipes import DEFAULT_RECIPE, Recipe, resolve_recipe
 __all__ = ["DeepSMOTE"]
 
 
-class DeepSMOTE:
+class DeepSMOTE(EstimatorParams):
     """Oversample image classes in the latent space of a trained autoencoder.
 
     The autoencoder (:class:`~torch_deepsmote.nn.autoencoder.ConvAutoencoder`) is
@@ -113,34 +113,6 @@ class DeepSMOTE:
         self.random_state = random_state
         self.autoencoder = autoencoder
         self.progress = progress
-
-    # -- parameters (scikit-learn's estimator protocol) -------------------------------------
-
-    @classmethod
-    def _param_names(cls) -> list[str]:
-        return [name for name in inspect.signature(cls.__init__).parameters if name != "self"]
-
-    def get_params(self, deep: bool = True) -> dict[str, Any]:
-        """The constructor's arguments, by name (``deep`` is accepted for scikit-learn)."""
-        return {name: getattr(self, name) for name in self._param_names()}
-
-    def set_params(self, **params: Any) -> "DeepSMOTE":
-        """Set constructor arguments by name; returns ``self``."""
-        known = self._param_names()
-        for name, value in params.items():
-            if name not in known:
-                raise ValueError(f"Invalid parameter {name!r} for DeepSMOTE: the parameters are {known}.")
-            setattr(self, name, value)
-        return self
-
-    def __repr__(self) -> str:
-        defaults = inspect.signature(type(self).__init__).parameters
-        changed = [
-            f"{name}={value!r}"
-            for name, value in self.get_params().items()
-            if value is not defaults[name].default and value != defaults[name].default
-        ]
-        return f"DeepSMOTE({', '.join(changed)})"
 
     def _check_params(self) -> Recipe:
         """Validate the parameters; returns the resolved recipe."""

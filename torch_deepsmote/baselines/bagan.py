@@ -57,7 +57,6 @@ Choices where the description leaves room (with the reason):
 from __future__ import annotations
 
 import copy
-import inspect
 import logging
 import math
 import time
@@ -69,6 +68,7 @@ from torch import nn
 from torch.distributions import MultivariateNormal
 from tqdm.auto import tqdm
 
+from torch_deepsmote._utils.params import EstimatorParams
 from torch_deepsmote._utils.validation import (
     check_float,
     check_generator,
@@ -129,7 +129,7 @@ def class_probabilities(counts: torch.Tensor, class_sampling: str) -> torch.Tens
     return raw / raw.sum()
 
 
-class BAGAN:
+class BAGAN(EstimatorParams):
     """Balancing GAN: class-conditional generation from autoencoder-fitted Gaussians.
 
     Args:
@@ -185,40 +185,6 @@ class BAGAN:
         self.device = device
         self.random_state = random_state
         self.progress = progress
-
-    @classmethod
-    def _defaults(cls) -> dict[str, Any]:
-        """The constructor's arguments by name (sorted, as scikit-learn lists them) → defaults."""
-        parameters = inspect.signature(cls.__init__).parameters
-        return {name: parameters[name].default for name in sorted(parameters) if name != "self"}
-
-    def get_params(self, deep: bool = True) -> dict[str, Any]:
-        """The constructor's arguments by name, as scikit-learn's ``get_params`` gives them.
-
-        Args:
-            deep: Accepted for scikit-learn's API; no argument is itself an estimator,
-                so it changes nothing.
-        """
-        return {name: getattr(self, name) for name in self._defaults()}
-
-    def set_params(self, **params: Any) -> "BAGAN":
-        """Set constructor arguments by name (checked by the next ``fit``); returns ``self``."""
-        known = list(self._defaults())
-        unknown = sorted(set(params) - set(known))
-        if unknown:
-            raise ValueError(f"`set_params` accepts only BAGAN's arguments {known}, got {unknown}.")
-        for name, value in params.items():
-            setattr(self, name, value)
-        return self
-
-    def __repr__(self) -> str:
-        """``BAGAN(...)`` with the arguments that differ from their defaults."""
-        changed = [
-            f"{name}={value!r}"
-            for (name, default), value in zip(self._defaults().items(), self.get_params().values())
-            if repr(value) != repr(default)
-        ]
-        return f"{type(self).__name__}({', '.join(changed)})"
 
     def _check_params(self) -> None:
         check_int("latent_dim", self.latent_dim, minimum=1)
