@@ -12,6 +12,12 @@ from tests.conftest import blob_images
 BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
 
 
+def runs(folder, seed=0):
+    """``{method: row}`` of the rows of ``folder/runs.jsonl`` measured at ``seed``."""
+    lines = (Path(folder) / "runs.jsonl").read_text().splitlines()
+    return {row["method"]: row for row in map(json.loads, lines) if row["seed"] == seed}
+
+
 @pytest.fixture
 def compare(monkeypatch):
     monkeypatch.syspath_prepend(str(BENCHMARKS))
@@ -20,81 +26,143 @@ def compare(monkeypatch):
     return module
 
 
-def test_smoke_profile_fills_every_row(compare, tmp_path):
+@pytest.fixture
+def tables(compare):
+    import tables as module
+
+    return module
+
+
+def test_smoke_profile_fills_every_row(compare, tables, tmp_path):
     from methods import GENERATIVE, METHODS
 
     out = compare.main(["--profile", "smoke", "--out", str(tmp_path / "smoke")])
     table = (out / "table.md").read_text()
     for name in METHODS:
         assert f"| {name} |" in table
-    assert (out / "results.json").is_file() and (out / "metrics.png").is_file()
+    assert (out / "runs.jsonl").is_file() and (out / "metrics.png").is_file()
     assert len(list(out.glob("grid-*.png"))) == len(GENERATIVE)
     assert "## Synthetic-image quality per class" in table
-    saved = json.loads((out / "results.json").read_text())
+    rows = runs(out)
+    assert list(rows) == list(METHODS)  # one row per method, appended in the registry's order
     for name in GENERATIVE:
-        quality = saved["runs"]["0"][name]["quality"]
+        quality = rows[name]["quality"]
         assert set(quality) == {str(c) for c in range(1, 10)}  # every minority class of digits
         assert all(0.0 <= q["agreement"] <= 1.0 and q["frechet"] >= 0.0 for q in quality.values())
-    assert 0.5 < saved["reference"]["acsa"] <= 1.0
+        assert 0.5 < rows[name]["reference"]["acsa"] <= 1.0
+    for row in rows.values():
+        assert row["profile"] == "smoke" and row["settings"]["dataset"] == "digits" and "seeds" not in row["settings"]
+        assert set(row["balanced"]["recall"]) == {str(c) for c in range(10)} and row["machine"]["processor"]
+        assert row["commit"] and row["command"].startswith("--profile smoke") and row["train_seconds"] > 0
     assert (out / "reference-classifier.pt").is_file()  # a later run into `out` reuses it
+    assert table == tables.generate(out)["table.md"]  # the table is the runs file's, byte for byte
 
 
-def test_resume_keeps_measured_rows_and_adds_methods(compare, tmp_path):
+def test_resume_keeps_measured_rows_and_adds_methods(compare, tables, tmp_path):
     out = tmp_path / "resume"
     compare.main(["--profile", "smoke", "--methods", "none", "--out", str(out)])
-    first = json.loads((out / "results.json").read_text())["runs"]["0"]["none"]
+    first = (out / "runs.jsonl").read_text()
     compare.main(["--profile", "smoke", "--methods", "none", "random oversampling", "--out", str(out)])
-    runs = json.loads((out / "results.json").read_text())["runs"]["0"]
-    assert runs["none"] == first  # not rerun
-    assert set(runs) == {"none", "random oversampling"}
+    assert (out / "runs.jsonl").read_text().startswith(first)  # appended to, never rewritten
+    assert [row["method"] for row in map(json.loads, (out / "runs.jsonl").read_text().splitlines())] == [
+        "none",
+        "random oversampling",  # "none" was not rerun
+    ]
     assert "| random oversampling |" in (out / "table.md").read_text()
 
     merged = tmp_path / "merged"
-    compare.main(["--profile", "smoke", "--methods", "none", "SMOTE", "--reuse", str(out), "--table-only", "--out", str(merged)])
-    rows = json.loads((merged / "results.json").read_text())["runs"]["0"]
-    assert set(rows) == {"none"} and rows["none"]["reused_from"] == str(out)  # SMOTE was not measured
+    compare.main(
+        ["--profile", "smoke", "--methods", "none", "SMOTE", "--reuse", str(out), "--table-only", "--out", str(merged)]
+    )
+    assert not (merged / "runs.jsonl").exists()  # nothing measured, nothing copied
+    assert json.loads((merged / "tables.json").read_text())["table.md"] == {
+        "runs": ["../resume/runs.jsonl", "runs.jsonl"],
+        "methods": ["none"],  # SMOTE was not measured
+    }
+    table = (merged / "table.md").read_text()
+    assert "| none |" in table and "| random oversampling |" not in table and "| SMOTE |" not in table
+    assert table == tables.generate(merged)["table.md"]
+
+
+def test_a_name_that_meant_another_recipe_is_shown_and_resumed_under_its_recipe(compare, tables, tmp_path, monkeypatch):
+    out = tmp_path / "renamed"
+    compare.main(["--profile", "smoke", "--methods", "none", "--out", str(out)])
+    row = json.loads((out / "runs.jsonl").read_text())
+    row["commit"] = "feedbee" + "0" * 33  # as if measured at an older commit, where "none" meant another method
+    (out / "runs.jsonl").write_text(json.dumps(row) + "\n")
+    renames = [{"commits": ["feedbee"], "names": {"none": "no resampling, as once named"}}]
+    monkeypatch.setattr(tables, "load_display", lambda path=None: renames)
+    compare.main(["--profile", "smoke", "--methods", "none", "--out", str(out)])
+    lines = (out / "runs.jsonl").read_text().splitlines()
+    assert [json.loads(line)["method"] for line in lines] == ["none", "none"]  # measured again, under its name
+    table = (out / "table.md").read_text()
+    assert "| no resampling, as once named | 1 |" in table and "| none | 1 |" in table
+    assert "| no resampling, as once named | none | feedbee |" in table  # the Names section says so
+    compare.main(["--profile", "smoke", "--methods", "none", "--out", str(out)])
+    assert len((out / "runs.jsonl").read_text().splitlines()) == 2  # today's "none" is not measured twice
 
 
 def test_a_merged_table_names_the_machine_of_each_row(compare, tmp_path):
     here, there = tmp_path / "here", tmp_path / "there"
     compare.main(["--profile", "smoke", "--methods", "none", "--out", str(here)])
     compare.main(["--profile", "smoke", "--methods", "random oversampling", "--out", str(there)])
-    saved = json.loads((there / "results.json").read_text())
-    del saved["runs"]["0"]["random oversampling"]["machine"]  # a row from before rows named their machine
-    saved["machine"] = saved["machine"] | {"processor": "elsewhere-cpu"}
-    (there / "results.json").write_text(json.dumps(saved))
+    row = json.loads((there / "runs.jsonl").read_text())
+    row["machine"] |= {"processor": "elsewhere-cpu"}  # as if measured on another machine
+    (there / "runs.jsonl").write_text(json.dumps(row) + "\n")
 
     assert "; machine: " in (here / "table.md").read_text()  # one machine
     merged = tmp_path / "merged"
-    compare.main(["--profile", "smoke", "--methods", "none", "random oversampling", "--reuse", str(here), str(there),
-                  "--table-only", "--out", str(merged)])
+    compare.main(
+        [
+            "--profile",
+            "smoke",
+            "--methods",
+            "none",
+            "random oversampling",
+            "--reuse",
+            str(here),
+            str(there),
+            "--table-only",
+            "--out",
+            str(merged),
+        ]
+    )
     header = (merged / "table.md").read_text().splitlines()[2]
     assert "machines: " in header and "elsewhere-cpu, " in header
     assert compare.describe_machine()["processor"] + ", " in header
-    rows = json.loads((merged / "results.json").read_text())["runs"]["0"]
-    assert rows["random oversampling"]["machine"]["processor"] == "elsewhere-cpu"
 
     compare.main(["--profile", "smoke", "--methods", "random oversampling", "--table-only", "--out", str(there)])
-    assert json.loads((there / "results.json").read_text())["machine"]["processor"] == "elsewhere-cpu"  # kept
+    assert "machine: elsewhere-cpu, " in (there / "table.md").read_text()  # re-tabling keeps each row's machine
 
 
 def test_rows_measured_under_another_protocol_are_not_resumed_or_reused(compare, tmp_path):
     out = tmp_path / "constant"
     compare.main(["--profile", "smoke", "--methods", "none", "--out", str(out)])
-    saved = json.loads((out / "results.json").read_text())
-    saved["settings"]["lr_schedule"] = "constant"
-    (out / "results.json").write_text(json.dumps(saved))
+    row = json.loads((out / "runs.jsonl").read_text())
+    row["settings"]["lr_schedule"] = "constant"
+    (out / "runs.jsonl").write_text(json.dumps(row) + "\n")
     with pytest.raises(SystemExit, match="lr_schedule differ from the profile's"):
         compare.main(["--profile", "smoke", "--methods", "none", "--out", str(out)])
     with pytest.raises(SystemExit, match="lr_schedule differ"):
-        compare.main(["--profile", "smoke", "--methods", "none", "--table-only", "--reuse", str(out),
-                      "--out", str(tmp_path / "merged")])
+        compare.main(
+            [
+                "--profile",
+                "smoke",
+                "--methods",
+                "none",
+                "--table-only",
+                "--reuse",
+                str(out),
+                "--out",
+                str(tmp_path / "merged"),
+            ]
+        )
 
 
 def test_quality_figures_rank_copies_above_noise():
-    from quality import class_quality, frechet_distance
-
     from torch import nn
+
+    from quality import class_quality, frechet_distance
 
     generator = torch.Generator().manual_seed(0)
     a = torch.randn(400, 3, generator=generator, dtype=torch.float64)
@@ -115,7 +183,9 @@ def test_quality_figures_rank_copies_above_noise():
             return self.head(self.features(x))
 
     labels = torch.arange(200) % 2
-    real = (labels[:, None, None, None] * 200 + torch.randint(0, 50, (200, 1, 4, 4), generator=generator)).to(torch.uint8)
+    real = (labels[:, None, None, None] * 200 + torch.randint(0, 50, (200, 1, 4, 4), generator=generator)).to(
+        torch.uint8
+    )
     noise = torch.randint(0, 256, (200, 1, 4, 4), generator=generator, dtype=torch.uint8)
     transform = lambda x: x.float() / 127.5 - 1.0  # noqa: E731
     copies = class_quality(Brightness(), transform, (real, labels), (real, labels), "cpu")
@@ -126,18 +196,18 @@ def test_quality_figures_rank_copies_above_noise():
 
 def test_ablation_variants_run_and_name_the_default_recipe(compare, tmp_path):
     import ablation
-
     from methods import build_deepsmote
-
     from torch_deepsmote import RECIPES
 
     oversampler, dataset_options = build_deepsmote(ablation.INTERPOLATION | {"max_gap": 0.5}, seed=3)
-    assert oversampler.recipe == RECIPES["interpolation"].__class__(copy_fraction=0.0, variation_transfer=0.0, max_gap=0.5)
+    assert oversampler.recipe == RECIPES["interpolation"].__class__(
+        copy_fraction=0.0, variation_transfer=0.0, max_gap=0.5
+    )
     assert oversampler.random_state == 3 and dataset_options == {"fresh_per_epoch": False}
     chosen = ["DeepSMOTE (default)", "interpolation, plain decodes (detail none)"]
     out = ablation.main(["--profile", "smoke", "--methods", *chosen, "--out", str(tmp_path / "ablation")])
-    runs = json.loads((out / "results.json").read_text())["runs"]["0"]
-    assert set(runs) == set(chosen) and all("quality" in row for row in runs.values())
+    rows = runs(out)
+    assert set(rows) == set(chosen) and all("quality" in row for row in rows.values())
 
 
 def test_only_the_default_and_the_rows_named_fresh_draw_new_items_each_epoch(compare, monkeypatch):
@@ -243,7 +313,7 @@ def test_ablation_runs_a_deferred_deepsmote_with_its_quality_scored(compare, tmp
 
     name = "interpolation, rebalanced after 1/3 of the steps"
     out = ablation.main(["--profile", "smoke", "--methods", name, "--out", str(tmp_path / "deferred")])
-    row = json.loads((out / "results.json").read_text())["runs"]["0"][name]
+    row = runs(out)[name]
     assert row["quality"] and 0.0 < row["balanced"]["acsa"] <= 1.0
 
 
@@ -252,8 +322,23 @@ def test_knn_backends_times_only_the_backends_asked_for(monkeypatch, tmp_path):
     import knn_backends
 
     out = tmp_path / "knn"
-    knn_backends.main(["--backends", "torch", "auto", "--sizes", "40", "--dim", "4", "--min-total-s", "0.01",
-                       "--max-repeats", "3", "--out", str(out)])
+    knn_backends.main(
+        [
+            "--backends",
+            "torch",
+            "auto",
+            "--sizes",
+            "40",
+            "--dim",
+            "4",
+            "--min-total-s",
+            "0.01",
+            "--max-repeats",
+            "3",
+            "--out",
+            str(out),
+        ]
+    )
     rows = {row["backend"]: row for row in json.loads(out.with_suffix(".json").read_text())["measurements"]}
     assert rows["keops"] == {"n": 40, "backend": "keops", "not_requested": True}
     assert rows["torch"]["median_s"] > 0 and rows["auto"]["resolved"] == "torch"
@@ -277,14 +362,15 @@ def test_drift_check_scores_every_grown_class(compare, tmp_path):
     report = drift.main(["--profile", "smoke", "--neighbors", "3", "--out", str(tmp_path / "drift")])
     shares = report["runs"][0]
     assert sorted(shares) == list(range(1, 10))  # every minority class of digits
-    assert all(0.0 <= s["real"] <= 1.0 and 0.0 <= s["synthetic"] <= 1.0 and s["n_synthetic"] > 0 for s in shares.values())
+    assert all(
+        0.0 <= s["real"] <= 1.0 and 0.0 <= s["synthetic"] <= 1.0 and s["n_synthetic"] > 0 for s in shares.values()
+    )
     assert "| 9 |" in (tmp_path / "drift" / "drift.md").read_text()
     assert json.loads((tmp_path / "drift" / "drift.json").read_text())["neighbors"] == 3
 
 
 def test_unseen_real_images_grow_each_class_with_pool_images_the_training_set_left_out(compare):
     from methods import unseen_real_images
-
     from torch_deepsmote.evaluation.demo import TensorImages
 
     pool_images, pool_labels = blob_images([40, 40, 40], seed=1)
@@ -292,7 +378,7 @@ def test_unseen_real_images_grow_each_class_with_pool_images_the_training_set_le
     images, labels = pool_images[chosen], pool_labels[chosen]
     grown = unseen_real_images()(images, labels, 0, {"pool": TensorImages(pool_images, pool_labels)}, None)
     assert torch.bincount(grown.targets).tolist() == [20, 20, 20]
-    added, added_labels = grown.images[len(labels):], grown.targets[len(labels):]
+    added, added_labels = grown.images[len(labels) :], grown.targets[len(labels) :]
     seen = {bytes(image.numpy()) for image in images}
     assert not any(bytes(image.numpy()) in seen for image in added)  # none of the training images again
     assert len({bytes(image.numpy()) for image in added}) == len(added)  # each unseen image at most once
@@ -303,7 +389,7 @@ def test_unseen_real_images_grow_each_class_with_pool_images_the_training_set_le
     doubled = unseen_real_images(2.0)(images, labels, 0, {"pool": TensorImages(pool_images, pool_labels)}, None)
     assert torch.bincount(doubled.targets).tolist() == [20, 20, 20]
     for label, n_real in ((1, 5), (2, 3)):  # n_real more unseen images, then copies of the 2 × n_real
-        added = doubled.images[len(labels):][doubled.targets[len(labels):] == label]
+        added = doubled.images[len(labels) :][doubled.targets[len(labels) :] == label]
         assert len({bytes(image.numpy()) for image in added[:n_real]} - seen) == n_real
         members = {bytes(image.numpy()) for image in torch.cat([images[labels == label], added[:n_real]])}
         assert {bytes(image.numpy()) for image in added[n_real:]} <= members
@@ -311,7 +397,6 @@ def test_unseen_real_images_grow_each_class_with_pool_images_the_training_set_le
 
 def test_balanced_autoencoder_trains_on_equal_shares_and_indexes_the_training_set(compare, monkeypatch):
     from methods import deepsmote_balanced_autoencoder
-
     from torch_deepsmote import DeepSMOTE
 
     images, labels = blob_images([30, 12, 6])
@@ -325,7 +410,7 @@ def test_balanced_autoencoder_trains_on_equal_shares_and_indexes_the_training_se
     monkeypatch.setattr(DeepSMOTE, "fit", recording_fit)
     settings = {"deepsmote": {"latent_dim": 8, "width": 4, "epochs": 1, "batch_size": 16}}
     dataset = deepsmote_balanced_autoencoder()(images, labels, 0, settings, None)
-    (X, y), = trained_on
+    ((X, y),) = trained_on
     assert torch.bincount(y).tolist() == [16, 16, 16]  # 48 images, a third per class
     members = {bytes(image.numpy()): int(label) for image, label in zip(images, labels)}
     assert all(members[bytes(image.numpy())] == int(label) for image, label in zip(X, y))  # drawn from the set
@@ -337,7 +422,9 @@ def test_machine_description_names_the_cpu_model(compare, tmp_path):
     from _environment import cpu_model, describe_machine
 
     cpuinfo = tmp_path / "cpuinfo"
-    cpuinfo.write_text("processor\t: 0\nvendor_id\t: AuthenticAMD\nmodel name\t: AMD EPYC 9654\n\nmodel name\t: other\n")
+    cpuinfo.write_text(
+        "processor\t: 0\nvendor_id\t: AuthenticAMD\nmodel name\t: AMD EPYC 9654\n\nmodel name\t: other\n"
+    )
     assert cpu_model(cpuinfo) == "(AMD EPYC 9654)"
     cpuinfo.write_text("processor\t: 0\nmodel name\t: \n")
     assert cpu_model(cpuinfo) == ""
