@@ -1,7 +1,7 @@
 """What makes latent-space oversampling pay: DeepSMOTE recipes side by side.
 
 Usage:
-    python benchmarks/ablation.py --profile cpu --out benchmarks/results/ablation-cpu
+    python benchmarks/ablation.py --profile cpu --out benchmarks/results/ablation
 
 Every variant runs through ``compare.py``'s protocol (same data, classifier, step
 budget and seeds as the comparison) with the profile's autoencoder budget; only the

@@ -1,7 +1,7 @@
 """Do DeepSMOTE's synthetic images drift away from their class? A latent-space check.
 
 Usage:
-    python benchmarks/drift.py --profile cpu --seeds 0 1 2 --out benchmarks/results/drift-cpu
+    python benchmarks/drift.py --profile cpu --seeds 0 1 2 --out benchmarks/results/ablation/drift
 
 For each seed, the benchmark's training set is grown by DeepSMOTE's default recipe with
 the profile's autoencoder budget (``compare.py``'s protocol). Every synthetic image is

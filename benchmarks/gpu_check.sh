@@ -43,7 +43,7 @@ stage throughput 80 python3 benchmarks/throughput.py --device "$DEVICE" --root d
 # The comparison resumes from the rows already measured on a GPU (the first run's seed 0)
 # and adds the missing ones; what it reaches in its time is kept.
 mkdir -p "$WORK/compare"
-[ "$PROFILE" = gpu ] && cp benchmarks/results/gpu-h200/partial.json "$WORK/compare/"
+[ "$PROFILE" = gpu ] && cp benchmarks/results/gpu/runs.jsonl "$WORK/compare/"
 stage compare 330 python3 benchmarks/compare.py --profile "$PROFILE" --device "$DEVICE" --root data/fashion-mnist \
     --out "$WORK/compare" --seeds ${SEEDS:-0 1 2} \
     --methods "DeepSMOTE (default)" "random oversampling" SMOTE none "DeepSMOTE (paper penalty)"

@@ -28,7 +28,7 @@ scaled by ``(n / n_prev) ** 2``, predicts more than ``--budget-s`` seconds per c
 
 Usage::
 
-    python benchmarks/knn_backends.py --out benchmarks/results/knn_backends_cpu
+    python benchmarks/knn_backends.py --out benchmarks/results/performance/knn_backends_cpu
 """
 
 from __future__ import annotations

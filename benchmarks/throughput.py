@@ -28,8 +28,8 @@ seconds to a minute (the tests use it).
 
 Usage::
 
-    python benchmarks/throughput.py --out benchmarks/results/throughput-cpu
-    python benchmarks/throughput.py --device cuda --out benchmarks/results/throughput-cuda
+    python benchmarks/throughput.py --out benchmarks/results/performance/throughput-cpu
+    python benchmarks/throughput.py --device cuda --out benchmarks/results/performance/throughput-cuda
 """
 
 from __future__ import annotations
