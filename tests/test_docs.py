@@ -88,3 +88,17 @@ def test_every_docs_page_links_somewhere(page):
 def test_relative_links_resolve(document):
     broken = broken_links(document)
     assert not broken, f"{document.relative_to(ROOT)} links to missing paths: {broken}"
+
+
+def test_every_figure_of_the_readme_results_comes_from_a_linked_results_file():
+    readme = (ROOT / "README.md").read_text()
+    section = readme.split("## Results", 1)[1].split("\n## ", 1)[0]
+    linked = re.findall(r"\]\((benchmarks/results/[^)#]+)\)", section)
+    assert linked, "the Results section links no results file"
+    evidence = ""
+    for link in linked:
+        path = ROOT / link
+        evidence += "".join(f.read_text() for f in ([path] if path.is_file() else sorted(path.glob("*.md"))))
+    figures = set(re.findall(r"(?<![\w.])\d+\.\d+(?!\w)", section))
+    assert len(figures) > 30
+    assert sorted(figure for figure in figures if figure not in evidence) == []
