@@ -12,21 +12,24 @@ import torch
 
 from torch_deepsmote._utils.files import tensor_digest
 from torch_deepsmote._utils.labels import LabelCoding
+from torch_deepsmote._utils.memory import check_memory, sample_item_bytes
 from torch_deepsmote._utils.params import EstimatorParams
 from torch_deepsmote._utils.sampling_strategy import SamplingStrategy, resolve_sampling_strategy
 from torch_deepsmote._utils.validation import (
+    check_bool,
     check_float,
     check_generator,
     check_images,
     check_int,
     check_option,
+    check_seed,
     resolve_device,
 )
 from torch_deepsmote.latent.index import LatentIndex
 from torch_deepsmote.latent.neighbors import BACKENDS
-from torch_deepsmote.nn.autoencoder import ConvAutoencoder
+from torch_deepsmote.nn.autoencoder import ConvAutoencoder, default_latent_dim
 from torch_deepsmote.nn.ranges import to_network_range
-from torch_deepsmote.nn.training import fit_autoencoder
+from torch_deepsmote.nn.training import check_batch_size, fit_autoencoder
 from torch_deepsmote.recipes import DEFAULT_RECIPE, Recipe, resolve_recipe
 
 __all__ = ["DeepSMOTE"]
@@ -115,16 +118,21 @@ class DeepSMOTE(EstimatorParams):
         self.progress = progress
 
     def _check_params(self) -> Recipe:
-        """Validate the parameters; returns the resolved recipe."""
+        """Validate every parameter (no data needed, no training started); returns the
+        resolved recipe. ``fit`` and ``DeepSMOTEDataset`` call it before anything else,
+        so a bad parameter fails in milliseconds."""
         check_int("k_neighbors", self.k_neighbors, minimum=1)
         if self.latent_dim is not None:
             check_int("latent_dim", self.latent_dim, minimum=1)
         check_int("width", self.width, minimum=1)
         check_int("epochs", self.epochs, minimum=0)
-        check_int("batch_size", self.batch_size, minimum=1)
+        check_batch_size(self.batch_size)
         check_float("validation_fraction", self.validation_fraction, minimum=0.0, maximum=1.0, inclusive_maximum=False)
         check_int("n_iter_no_change", self.n_iter_no_change, minimum=1)
         check_option("knn_backend", self.knn_backend, BACKENDS)
+        resolve_device(self.device)
+        _check_random_state(self.random_state)
+        check_bool("progress", self.progress)
         if self.autoencoder is not None and not isinstance(self.autoencoder, ConvAutoencoder):
             raise TypeError(f"`autoencoder` must be None or a ConvAutoencoder, got {type(self.autoencoder).__name__}.")
         return resolve_recipe(self.recipe)
@@ -289,6 +297,8 @@ class DeepSMOTE(EstimatorParams):
         """
         self._check_fitted()
         generator = check_generator(self.sample_seed_ if random_state is None else random_state)
+        example = torch.empty((1, *self.image_shape_), dtype=self.dtype_)
+        _check_sample_memory(sum(self._strategy.values()), example, self.index_.autoencoder.latent_dim)
         draws = {
             code: self.index_.draw(code, n_new, generator, self.recipe_)
             for code, n_new in self._strategy.items()
@@ -310,6 +320,10 @@ class DeepSMOTE(EstimatorParams):
         """
         images = check_images(X)
         coding = _label_coding(y, images.shape[0])
+        self._check_params()
+        strategy = resolve_sampling_strategy(self.sampling_strategy, coding)
+        latent_dim = default_latent_dim(images.shape[1]) if self.latent_dim is None else self.latent_dim
+        _check_sample_memory(sum(strategy.values()), images, latent_dim)  # before training
         new_images, new_labels = self._fit(images, coding, checkpoint=None).sample()
         old_labels = coding.decode(coding.codes)
         if isinstance(new_labels, torch.Tensor):
@@ -350,8 +364,27 @@ def _label_coding(y: Any, n_items: int) -> LabelCoding:
     return coding
 
 
+def _check_random_state(random_state: Any) -> None:
+    """``random_state`` must be None, an int seed in [0, 2**64 - 1] or a CPU ``torch.Generator``."""
+    if isinstance(random_state, torch.Generator):
+        if random_state.device.type != "cpu":
+            raise ValueError(
+                f"`random_state` must be a CPU torch.Generator (the draws are made on the CPU, so they are the same "
+                f"on every device), got a generator on {random_state.device}."
+            )
+    elif random_state is not None:
+        check_seed("random_state", random_state)
+
+
+def _check_sample_memory(n_new: int, images: torch.Tensor, latent_dim: int) -> None:
+    """Refuse a ``sampling_strategy`` whose synthetic images cannot fit in memory."""
+    channels, height, width = images.shape[1:]
+    per_item = sample_item_bytes(channels, height, width, latent_dim, images.element_size())
+    check_memory("sampling_strategy", n_new, per_item, "DeepSMOTE.sample (and fit_resample)")
+
+
 def _describe_random_state(random_state: Any) -> Any:
     """A JSON-able stand-in for ``random_state`` (a generator by its state's digest)."""
     if isinstance(random_state, torch.Generator):
         return "generator:" + tensor_digest({"state": random_state.get_state()})
-    return random_state if random_state is None else check_int("random_state", random_state, minimum=0)
+    return random_state if random_state is None else check_seed("random_state", random_state)

@@ -18,6 +18,8 @@ __all__ = [
     "check_float",
     "check_option",
     "check_generator",
+    "check_seed",
+    "MAX_SEED",
     "resolve_device",
     "check_images",
     "check_labels",
@@ -28,12 +30,20 @@ def _describe(value: Any) -> str:
     return f"{value!r} (type {type(value).__name__})"
 
 
-def check_int(name: str, value: Any, *, minimum: int | None = None) -> int:
-    """Return ``value`` as an int, refusing bools, floats and values below ``minimum``."""
+MAX_SEED = 2**64 - 1
+"""The largest seed a ``torch.Generator`` takes (seeds are unsigned 64-bit ints)."""
+
+
+def check_int(name: str, value: Any, *, minimum: int | None = None, maximum: int | None = None) -> int:
+    """Return ``value`` as an int, refusing bools, floats and values outside [``minimum``, ``maximum``]."""
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
         raise TypeError(f"`{name}` must be an int, got {_describe(value)}.")
     value = int(value)
-    if minimum is not None and value < minimum:
+    below = minimum is not None and value < minimum
+    if maximum is not None and (below or value > maximum):
+        bounds = f"<= {maximum}" if minimum is None else f"in [{minimum}, {maximum}]"
+        raise ValueError(f"`{name}` must be an int {bounds}, got {value}.")
+    if below:
         raise ValueError(f"`{name}` must be an int >= {minimum}, got {value}.")
     return value
 
@@ -86,11 +96,21 @@ def check_option(name: str, value: Any, options: Iterable[str]) -> str:
     return value
 
 
-def check_generator(random_state: Any) -> torch.Generator:
-    """Turn ``random_state`` (None, int or ``torch.Generator``) into a CPU generator.
+def check_seed(name: str, value: Any) -> int:
+    """Return an int seed in [0, :data:`MAX_SEED`] (a ``torch.Generator`` takes no other)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(
+            f"`{name}` must be None, an int seed in [0, 2**64 - 1] or a torch.Generator, got {_describe(value)}."
+        )
+    return check_int(name, value, minimum=0, maximum=MAX_SEED)
 
-    ``None`` seeds a fresh generator from the operating system's entropy, so the
-    global torch RNG is never touched. An existing generator is used as is.
+
+def check_generator(random_state: Any, name: str = "random_state") -> torch.Generator:
+    """Turn ``random_state`` (None, int or ``torch.Generator``) into a generator.
+
+    ``None`` seeds a fresh CPU generator from the operating system's entropy, so the
+    global torch RNG is never touched. An existing generator is used as is; an int
+    must lie in [0, 2**64 - 1]. ``name`` is the parameter named in errors.
     """
     if isinstance(random_state, torch.Generator):
         return random_state
@@ -98,35 +118,85 @@ def check_generator(random_state: Any) -> torch.Generator:
     if random_state is None:
         generator.seed()
         return generator
-    seed = check_int("random_state", random_state, minimum=0)
-    generator.manual_seed(seed)
+    generator.manual_seed(check_seed(name, random_state))
     return generator
 
 
 def resolve_device(device: Any) -> torch.device:
-    """Return ``device`` as a ``torch.device``; ``None`` means CUDA when available, else CPU."""
+    """Return ``device`` as a ``torch.device`` that can hold data here; ``None`` means CUDA
+    when available, else CPU.
+
+    A device of a kind this machine lacks (``"cuda"`` without a GPU, ``"cuda:3"`` with
+    two, ``"mps"`` off a Mac) and the data-less ``"meta"`` device are refused with a
+    ``ValueError`` naming ``device``.
+    """
     if device is None:
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    accepted = "None, a torch.device or a device string such as 'cpu' or 'cuda:0'"
     try:
-        return torch.device(device)
-    except (RuntimeError, TypeError) as error:
+        resolved = torch.device(device)
+    except (RuntimeError, TypeError, ValueError) as error:
+        raise ValueError(f"`device` must be {accepted}, got {_describe(device)}.") from error
+    if resolved.type == "cpu":
+        return resolved
+    if resolved.type == "meta":
+        raise ValueError(f"`device` must be a device that holds data ({accepted}), got the meta device {device!r}.")
+    if resolved.type == "cuda":
+        count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        if count == 0:
+            raise ValueError(
+                f"`device` is {device!r}, but no CUDA device is available here (torch.cuda.is_available() "
+                "is False): pass device='cpu', or None for CUDA when available."
+            )
+        if resolved.index is not None and resolved.index >= count:
+            raise ValueError(f"`device` is {device!r}, but this machine has {count} CUDA device(s): 0 to {count - 1}.")
+        return resolved
+    try:
+        torch.empty(0, device=resolved)
+    except Exception as error:  # a backend this build or machine lacks
         raise ValueError(
-            f"`device` must be None, a torch.device or a device string such as 'cpu' or 'cuda:0', "
-            f"got {_describe(device)}."
+            f"`device` is {device!r}, which this machine cannot use ({type(error).__name__}: "
+            f"{str(error).splitlines()[0] if str(error) else 'unavailable'}): pass device='cpu' or None."
         ) from error
+    return resolved
+
+
+CHANNELS_LAST_HINT = (
+    "permute it channels-first, `images.permute(0, 3, 1, 2)` for a batch, `image.permute(2, 0, 1)` for one"
+)
+
+
+def looks_channels_last(shape: tuple[int, ...]) -> bool:
+    """Whether a (..., A, B, C) image shape reads as channels-last: a last axis of at most 4
+    (a channel count: 1, 3 or 4) after a first image axis of more than 4, which as
+    (C, H, W) would be more than 4 channels of an image at most 4 pixels wide."""
+    return len(shape) >= 3 and shape[-1] <= 4 and shape[-3] > 4
 
 
 def check_images(images: Any, name: str = "X") -> torch.Tensor:
-    """Return a non-empty (N, C, H, W) tensor, uint8 or float with finite values in [0, 1]."""
+    """Return a non-empty (N, C, H, W) tensor, uint8 or float with finite values in [0, 1].
+
+    Channels-last batches ``(N, H, W, C)`` are refused with a message that says so (see
+    :func:`looks_channels_last`), as are meta and sparse tensors.
+    """
     if not isinstance(images, torch.Tensor):
         try:
             images = torch.as_tensor(images)
-        except (TypeError, ValueError, RuntimeError) as error:
+        except (TypeError, ValueError, RuntimeError, OverflowError) as error:
             raise TypeError(
                 f"`{name}` must be an (N, C, H, W) tensor or array, got {type(images).__name__}."
             ) from error
+    if images.layout != torch.strided:
+        raise TypeError(f"`{name}` must be a dense (strided) tensor, got layout {images.layout}.")
+    if images.is_meta:
+        raise ValueError(f"`{name}` must hold data, got a tensor on the meta device of shape {tuple(images.shape)}.")
     if images.ndim != 4 or images.shape[0] == 0:
         raise ValueError(f"`{name}` must be a non-empty (N, C, H, W) image tensor, got shape {tuple(images.shape)}.")
+    if looks_channels_last(tuple(images.shape)):
+        raise ValueError(
+            f"`{name}` must be (N, C, H, W), got shape {tuple(images.shape)}, which looks channels-last "
+            f"(N, H, W, C): {CHANNELS_LAST_HINT}."
+        )
     if images.dtype != torch.uint8 and not images.is_floating_point():
         raise TypeError(f"`{name}` must be uint8 in [0, 255] or float in [0, 1], got dtype {images.dtype}.")
     if images.is_floating_point():

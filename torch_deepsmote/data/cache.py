@@ -13,13 +13,24 @@ While it trains, the autoencoder checkpoints each epoch beside the entry
 resumes the interrupted training instead of starting over.
 
 The folder is ``cache_dir`` when given, else ``$TORCH_DEEPSMOTE_CACHE``, else
-``$XDG_CACHE_HOME/torch_deepsmote`` (``~/.cache/torch_deepsmote``).
+``$XDG_CACHE_HOME/torch_deepsmote`` (``~/.cache/torch_deepsmote``); ``~`` is expanded.
+A path that cannot be a folder (empty, or a file on the way) is refused before anything
+is read or trained (:func:`resolve_cache_dir`). A folder that cannot be written (read
+only, or not creatable) is still read; on a miss, one warning says so and the model is
+trained without the cache: nothing is saved, and no checkpoint is written.
+
+The cache is used only when the fit is reproducible: an int seed or a
+``torch.Generator`` as ``random_state``. With ``random_state=None`` (fresh entropy)
+every fit trains anew and the cache is neither read nor written, so each run makes
+other synthetic items, as ``None`` promises.
 """
 
 from __future__ import annotations
 
+import errno
 import logging
 import os
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +43,15 @@ from torch_deepsmote._utils.sampling_strategy import resolve_sampling_strategy
 from torch_deepsmote._utils.warn import warn
 from torch_deepsmote.oversampler import DeepSMOTE
 
-__all__ = ["CACHE_ENV", "cache_key", "checkpoint_path", "default_cache_dir", "entry_path", "fit_or_load"]
+__all__ = [
+    "CACHE_ENV",
+    "cache_key",
+    "checkpoint_path",
+    "default_cache_dir",
+    "entry_path",
+    "fit_or_load",
+    "resolve_cache_dir",
+]
 
 CACHE_ENV = "TORCH_DEEPSMOTE_CACHE"
 
@@ -45,6 +64,53 @@ def default_cache_dir() -> Path:
         return Path(os.environ[CACHE_ENV]).expanduser()
     base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
     return Path(base).expanduser() / "torch_deepsmote"
+
+
+def resolve_cache_dir(cache_dir: Any) -> Path | None:
+    """The cache folder that ``cache_dir`` names, ``~`` expanded; ``None`` for no cache.
+
+    Args:
+        cache_dir: ``None`` or ``True`` = :func:`default_cache_dir`, ``False`` = no
+            cache, else a ``str`` or ``os.PathLike`` folder (created when needed).
+
+    Raises:
+        TypeError: ``cache_dir`` is of another type.
+        ValueError: an empty path, a ``~user`` that does not exist, or a path that is
+            (or runs through) an existing file, not a folder.
+    """
+    if cache_dir is False:
+        return None
+    where = "`cache_dir`"
+    if cache_dir is None or cache_dir is True:
+        if os.environ.get(CACHE_ENV):
+            where = f"`cache_dir` (from ${CACHE_ENV})"
+        text = os.environ.get(CACHE_ENV) or str(default_cache_dir())
+    elif isinstance(cache_dir, (str, os.PathLike)) and isinstance(os.fspath(cache_dir), str):
+        text = os.fspath(cache_dir)
+    else:
+        raise TypeError(
+            f"`cache_dir` must be None, a bool, or a str or os.PathLike folder path, got {cache_dir!r} "
+            f"(type {type(cache_dir).__name__})."
+        )
+    if not text.strip():
+        raise ValueError(f"{where} must name a folder, got the empty path {text!r}: pass cache_dir=False for no cache.")
+    if "\x00" in text:
+        raise ValueError(f"{where} must be a folder path, got {text!r}, which holds a NUL character.")
+    try:
+        folder = Path(text).expanduser()
+    except RuntimeError as error:  # ~user of an unknown user
+        raise ValueError(f"{where} {text!r} cannot be expanded ({error}).") from error
+    for part in (folder, *folder.parents):
+        try:
+            if not os.path.lexists(part):
+                continue
+            if not part.is_dir():
+                what = "is not a folder" if part == folder else f"runs through {str(part)!r}, which is not a folder"
+                raise ValueError(f"{where} must be a folder, but {str(folder)!r} {what}: pass a folder or False.")
+        except OSError:  # an unreadable folder on the way: found out when writing
+            pass
+        break
+    return folder
 
 
 def cache_key(oversampler: DeepSMOTE, images: torch.Tensor, coding: LabelCoding) -> str:
@@ -68,36 +134,89 @@ def fit_or_load(oversampler: DeepSMOTE, images: torch.Tensor, coding: LabelCodin
 
     Args:
         cache_dir: the folder; ``None`` or ``True`` = :func:`default_cache_dir`,
-            ``False`` = no cache.
+            ``False`` = no cache (see :func:`resolve_cache_dir`).
 
     Returns:
         Whether the fitted model came from the cache. With another ``k_neighbors`` or
         ``sampling_strategy`` than the entry's, its tables are recomputed from the
-        loaded autoencoder (seconds), never retrained.
+        loaded autoencoder (seconds), never retrained. With ``random_state=None`` the
+        cache is not used; with a folder that cannot be written, the model trains
+        without it (one warning).
     """
-    if cache_dir is False:
-        oversampler.fit(images, coding.decode(coding.codes))
+    folder = resolve_cache_dir(cache_dir)
+    labels = coding.decode(coding.codes)
+    if folder is None or oversampler.random_state is None:
+        oversampler.fit(images, labels)
         return False
-    folder = default_cache_dir() if cache_dir in (None, True) else Path(cache_dir)
     key = cache_key(oversampler, images, coding)
     if _load(oversampler, folder, key):
         if oversampler.index_.k_neighbors != oversampler.k_neighbors or oversampler.sampling_strategy_ != _wanted(
             oversampler, coding
         ):
-            oversampler.reindex(images, coding.decode(coding.codes))  # the same autoencoder, other tables
+            oversampler.reindex(images, labels)  # the same autoencoder, other tables
         return True
-    folder.mkdir(parents=True, exist_ok=True)
-    oversampler.fit(images, coding.decode(coding.codes), checkpoint=checkpoint_path(folder, key))
+    problem = _unwritable(folder)
+    if problem is not None:
+        _warn_unwritable(folder, problem)
+        oversampler.fit(images, labels)
+        return False
+    try:
+        oversampler.fit(images, labels, checkpoint=checkpoint_path(folder, key))
+    except OSError as error:
+        if not _is_cache_failure(error, folder):
+            raise
+        _warn_unwritable(folder, error)  # e.g. the disk filled up mid-training: train once more, without it
+        oversampler.fit(images, labels)
+        return False
     if is_main_process():
-        path = write_envelope(entry_path(folder, key), key, oversampler.fitted_state())
-        logger.info("saved the fitted DeepSMOTE model to %s", path)
+        try:
+            path = write_envelope(entry_path(folder, key), key, oversampler.fitted_state())
+        except OSError as error:
+            if not _is_cache_failure(error, folder):
+                raise
+            _warn_unwritable(folder, error)
+        else:
+            logger.info("saved the fitted DeepSMOTE model to %s", path)
     return False
+
+
+_CACHE_ERRNOS = {errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOSPC, errno.EDQUOT}
+
+
+def _unwritable(folder: Path) -> OSError | None:
+    """Why ``folder`` cannot take a new file (it is created when missing); ``None`` when it can."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        handle, probe = tempfile.mkstemp(prefix=".deepsmote-probe-", suffix=".tmp", dir=folder)
+        os.close(handle)
+        os.unlink(probe)
+    except OSError as error:
+        return error
+    return None
+
+
+def _is_cache_failure(error: OSError, folder: Path) -> bool:
+    """Whether ``error`` comes from writing into the cache folder (not from elsewhere)."""
+    if error.errno in _CACHE_ERRNOS:
+        return True
+    filename = getattr(error, "filename", None)
+    return isinstance(filename, (str, os.PathLike)) and Path(os.fspath(filename)).parent == folder
+
+
+def _warn_unwritable(folder: Path, error: OSError) -> None:
+    warn(
+        f"The cache folder {folder} cannot be written ({type(error).__name__}: {error.strerror or error}): "
+        "training without the cache (the fitted model is not saved and an interrupted training cannot resume)."
+    )
 
 
 def _load(oversampler: DeepSMOTE, folder: Path, key: str) -> bool:
     """Restore the entry ``key`` into ``oversampler``; False when absent or unusable (with a warning)."""
     path = entry_path(folder, key)
-    payload = read_envelope(path, key)
+    try:
+        payload = read_envelope(path, key)
+    except OSError:  # an unreadable folder: nothing to load (and writing it will be found impossible)
+        return False
     if payload is None:
         return False
     try:

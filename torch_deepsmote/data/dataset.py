@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import operator
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
@@ -10,15 +11,20 @@ import torch
 from torch.utils.data import Dataset
 
 from torch_deepsmote._utils.labels import LabelCoding
+from torch_deepsmote._utils.memory import DATASET_ITEM_BYTES, check_memory
+from torch_deepsmote._utils.sampling_strategy import resolve_sampling_strategy
 from torch_deepsmote._utils.seeding import mix_seed
 from torch_deepsmote._utils.validation import check_bool, check_int
-from torch_deepsmote.data.cache import fit_or_load
+from torch_deepsmote.data.cache import fit_or_load, resolve_cache_dir
 from torch_deepsmote.data.items import RawFormat
-from torch_deepsmote.data.reading import base_attribute, read_format, read_images, read_targets
+from torch_deepsmote.data.reading import base_attribute, read_format, read_images, read_item, read_targets
 from torch_deepsmote.latent.smote import SmoteDraw
 from torch_deepsmote.oversampler import DeepSMOTE
 
-__all__ = ["DeepSMOTEDataset"]
+__all__ = ["DeepSMOTEDataset", "MAX_EPOCH"]
+
+MAX_EPOCH = 2**63 - 1
+"""The largest epoch :meth:`DeepSMOTEDataset.set_epoch` takes (it is kept in an int64)."""
 
 logger = logging.getLogger(__name__)
 
@@ -78,23 +84,33 @@ class DeepSMOTEDataset(Dataset):
         cache_dir: str | Path | None | bool = None,
         fresh_per_epoch: bool = True,
     ) -> None:
+        # Every argument is checked before the dataset is read or anything trains.
         self.dataset = dataset
-        self.transform = transform
-        self.target_transform = target_transform
+        self.transform = _check_callable("transform", transform)
+        self.target_transform = _check_callable("target_transform", target_transform)
         self.fresh_per_epoch = check_bool("fresh_per_epoch", fresh_per_epoch)
         self._epoch = torch.zeros((), dtype=torch.long).share_memory_()
         if oversampler is None:
             oversampler = DeepSMOTE()
         elif not isinstance(oversampler, DeepSMOTE):
             raise TypeError(f"`oversampler` must be None or a DeepSMOTE, got {type(oversampler).__name__}.")
-        coding = read_targets(dataset, targets, progress=bool(oversampler.progress))
         fitted = hasattr(oversampler, "index_")
+        if not fitted:
+            oversampler._check_params()
+        folder = resolve_cache_dir(cache_dir)
+        progress = bool(oversampler.progress)
+        coding = read_targets(dataset, targets, progress=progress)
+        if fitted:
+            n_new = sum(oversampler.sampling_strategy_.values())
+        else:
+            n_new = sum(resolve_sampling_strategy(oversampler.sampling_strategy, coding).values())
+        check_memory("sampling_strategy", n_new, DATASET_ITEM_BYTES, "DeepSMOTEDataset")
         if fitted:  # only the images' format is read
             self.raw_format = read_format(dataset)[0]
             self.from_cache = False
         else:
-            self.raw_format, images = read_images(dataset, len(coding.codes), bool(oversampler.progress))
-            self.from_cache = fit_or_load(oversampler, images, coding, cache_dir)
+            self.raw_format, images = read_images(dataset, len(coding.codes), progress)
+            self.from_cache = fit_or_load(oversampler, images, coding, False if folder is None else folder)
         self.oversampler = oversampler
         _check_compatible(oversampler, self.raw_format, coding)
         self._classes, self._integer_labels = coding.classes, coding.integer
@@ -166,7 +182,7 @@ class DeepSMOTEDataset(Dataset):
     def set_epoch(self, epoch: int) -> None:
         """Select the epoch; with ``fresh_per_epoch`` it changes the synthetic items,
         in this process and in the DataLoader workers that already hold a copy."""
-        self._epoch.fill_(check_int("epoch", epoch, minimum=0))
+        self._epoch.fill_(check_int("epoch", epoch, minimum=0, maximum=MAX_EPOCH))
 
     # -- items -----------------------------------------------------------------------
 
@@ -179,16 +195,29 @@ class DeepSMOTEDataset(Dataset):
 
     def raw_items(self, indices: Sequence[int]) -> list[tuple[Any, Any]]:
         """The items at ``indices`` before ``transform``/``target_transform``."""
+        if isinstance(indices, (str, bytes)) or not hasattr(indices, "__iter__"):
+            raise TypeError(f"`indices` must be a sequence of ints, got {type(indices).__name__}.")
         positions = [self._normalise_index(i) for i in indices]
         synthetic = [p - self.n_real for p in positions if p >= self.n_real]
         decoded = iter(self._decode(synthetic)) if synthetic else iter(())
         return [
-            (self.dataset[p][0] if p < self.n_real else next(decoded), self._classes[int(self._codes[p])])
+            (read_item(self.dataset, p)[0] if p < self.n_real else next(decoded), self._classes[int(self._codes[p])])
             for p in positions
         ]
 
     def _normalise_index(self, index: int) -> int:
-        index = int(index)
+        """``index`` in ``[0, len(self))``: an int (or numpy/torch integer scalar), negative ones
+        counting from the end; floats, strings and bools are refused."""
+        is_bool = isinstance(index, bool) or (isinstance(index, torch.Tensor) and index.dtype == torch.bool)
+        try:
+            if is_bool:
+                raise TypeError
+            index = operator.index(index)
+        except TypeError:
+            raise TypeError(
+                f"`index` must be an int, got {index!r} (type {type(index).__name__}): dataset indices are not "
+                "rounded or parsed."
+            ) from None
         length = len(self)
         if not -length <= index < length:
             raise IndexError(f"index {index} is out of range for a dataset of {length} items.")
@@ -282,6 +311,12 @@ class DeepSMOTEDataset(Dataset):
                 f"fresh_per_epoch={self.fresh_per_epoch}",
             ]
         )
+
+
+def _check_callable(name: str, function: Any) -> Callable | None:
+    if function is not None and not callable(function):
+        raise TypeError(f"`{name}` must be None or a callable, got {function!r} (type {type(function).__name__}).")
+    return function
 
 
 def _check_compatible(oversampler: DeepSMOTE, raw_format: RawFormat, coding: LabelCoding) -> None:

@@ -19,6 +19,8 @@ import numpy as np
 import torch
 from PIL import Image
 
+from torch_deepsmote._utils.validation import CHANNELS_LAST_HINT, looks_channels_last
+
 __all__ = ["RawFormat"]
 
 PIL_MODES = ("L", "LA", "RGB", "RGBA")
@@ -60,6 +62,13 @@ class RawFormat:
             chw = item.unsqueeze(0) if item.ndim == 2 else item
             if chw.ndim != 3:
                 raise TypeError(f"image tensors must be (H, W) or (C, H, W), got shape {tuple(item.shape)}.")
+            if item.is_meta or item.layout != torch.strided:
+                raise TypeError(f"image tensors must be dense tensors that hold data, got a {item.device} tensor.")
+            if looks_channels_last(tuple(item.shape)):
+                raise ValueError(
+                    f"image tensors must be (C, H, W), got shape {tuple(item.shape)}, which looks channels-last "
+                    f"(H, W, C): {CHANNELS_LAST_HINT}."
+                )
             return cls("tensor", tuple(chw.shape), item.dtype, squeeze=item.ndim == 2)
         if isinstance(item, np.ndarray):
             chw = torch.from_numpy(np.ascontiguousarray(item))
@@ -102,7 +111,7 @@ class RawFormat:
         """Whether ``item`` has this format (kind, mode, dtype and shape)."""
         try:
             return RawFormat.of(item) == self
-        except TypeError:
+        except (TypeError, ValueError):
             return False
 
 

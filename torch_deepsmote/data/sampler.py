@@ -67,9 +67,7 @@ def _is_float(label: Hashable) -> bool:
 
 def _draw_base_seed(generator: Any) -> int:
     """Draw the sampler's base seed from ``generator`` (a ``torch.Generator``, an int or None)."""
-    if generator is not None and not isinstance(generator, torch.Generator):
-        check_int("generator", generator, minimum=0)
-    source = check_generator(generator)
+    source = check_generator(generator, "generator")
     draw = torch.randint(0, 2**62, (1,), generator=source, device=source.device)
     return int(draw.item())
 
@@ -204,7 +202,7 @@ class BalancedBatchSampler(Sampler[list[int]]):
 
     def set_epoch(self, epoch: int) -> None:
         """Select the draw for ``epoch``; call it before each epoch, like ``DistributedSampler``."""
-        self.epoch = check_int("epoch", epoch, minimum=0)
+        self.epoch = check_int("epoch", epoch, minimum=0, maximum=2**63 - 1)
 
     def __len__(self) -> int:
         return self._per_replica

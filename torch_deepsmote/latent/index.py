@@ -198,7 +198,7 @@ class LatentIndex:
     def from_state_dict(cls, state: dict[str, Any], device: torch.device) -> "LatentIndex":
         """Restore what :meth:`state_dict` returned, with the model and latents on ``device``."""
         architecture = state["architecture"]
-        autoencoder = ConvAutoencoder(
+        autoencoder = ConvAutoencoder.empty(  # no initial draw: the weights are loaded
             tuple(architecture["image_shape"]), architecture["latent_dim"], width=architecture["width"]
         )
         autoencoder.load_state_dict(state["autoencoder"])

@@ -189,6 +189,10 @@ def _check_points(x: Any) -> None:
         raise TypeError(f"`x` must be a torch.Tensor of shape (n, d), got type {type(x).__name__}.")
     if not x.is_floating_point():
         raise TypeError(f"`x` must be a floating-point tensor, got dtype {x.dtype}.")
+    if x.layout != torch.strided:
+        raise TypeError(f"`x` must be a dense (strided) tensor, got layout {x.layout}.")
+    if x.is_meta:
+        raise ValueError(f"`x` must hold data, got a tensor on the meta device of shape {tuple(x.shape)}.")
     if x.dim() != 2:
         raise ValueError(f"`x` must be 2-D, of shape (n, d), got shape {tuple(x.shape)}.")
     if x.shape[1] == 0:

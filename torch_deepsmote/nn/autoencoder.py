@@ -27,6 +27,7 @@ from typing import Sequence
 import torch
 from torch import nn
 
+from torch_deepsmote._utils.memory import available_memory, format_bytes
 from torch_deepsmote._utils.validation import check_int
 from torch_deepsmote.nn.init import reset_parameters_
 
@@ -96,14 +97,48 @@ class ConvAutoencoder(nn.Module):
         generator: torch.Generator | None = None,
     ) -> None:
         super().__init__()
+        self._layout(image_shape, latent_dim, width)
+        if generator is not None and not isinstance(generator, torch.Generator):
+            raise TypeError(f"`generator` must be None or a torch.Generator, got {type(generator).__name__}.")
+        if generator is None:  # PyTorch's own initialisation, from the global RNG, then redrawn from it
+            self._build()
+        else:  # built on the meta device, so building draws nothing from the global RNG
+            self.to_empty(device="cpu")
+        self.reset_parameters(generator)
+
+    @classmethod
+    def empty(cls, image_shape: Sequence[int], latent_dim: int | None = None, *, width: int = 64) -> "ConvAutoencoder":
+        """A model with uninitialised weights, to ``load_state_dict`` into: it draws nothing
+        from any random number generator."""
+        model = cls.__new__(cls)
+        nn.Module.__init__(model)
+        model._layout(image_shape, latent_dim, width)
+        model.to_empty(device="cpu")
+        for layer in model.modules():
+            if isinstance(layer, nn.BatchNorm2d):
+                layer.reset_parameters()
+        return model
+
+    def _layout(self, image_shape: Sequence[int], latent_dim: int | None, width: int) -> None:
+        """Check the arguments and build the layers on the meta device (no memory, no RNG)."""
         channels, height, width_px = _check_image_shape(image_shape)
         latent_dim = default_latent_dim(channels) if latent_dim is None else latent_dim
         self.image_shape = (channels, height, width_px)
         self.latent_dim = check_int("latent_dim", latent_dim, minimum=1)
         self.width = check_int("width", width, minimum=1)
+        try:
+            with torch.device("meta"):
+                self._build()
+        except (RuntimeError, OverflowError, TypeError, ValueError) as error:  # sizes past what a tensor can index
+            raise ValueError(
+                f"`latent_dim`={self.latent_dim} and `width`={self.width} for images of shape {self.image_shape} "
+                f"make a network too large to build ({error}): lower `latent_dim` or `width`."
+            ) from error
+        _check_size(self)
+
+    def _build(self) -> None:
         self.encoder, feature_sizes = self._build_encoder()
         self.decoder_input, self.decoder = self._build_decoder(feature_sizes[2])
-        self.reset_parameters(generator)
 
     def _build_encoder(self) -> tuple[nn.Sequential, list[tuple[int, int]]]:
         channels, height, width_px = self.image_shape
@@ -163,6 +198,19 @@ class ConvAutoencoder(nn.Module):
 
     def extra_repr(self) -> str:
         return f"image_shape={self.image_shape}, latent_dim={self.latent_dim}, width={self.width}"
+
+
+def _check_size(model: ConvAutoencoder) -> None:
+    """Refuse a network whose float32 weights the memory available cannot hold."""
+    n_parameters = sum(parameter.numel() for parameter in model.parameters())
+    needed, available = 4 * n_parameters, available_memory()
+    if n_parameters >= 2**62 or (available is not None and needed > available):
+        room = "" if available is None else f", more than the {format_bytes(available)} of memory available"
+        raise ValueError(
+            f"`latent_dim`={model.latent_dim} and `width`={model.width} for images of shape "
+            f"{model.image_shape} make a network of {n_parameters:,} weights ({format_bytes(needed)}){room}: "
+            "lower `latent_dim` or `width`."
+        )
 
 
 def _check_image_shape(image_shape: Sequence[int]) -> tuple[int, int, int]:

@@ -58,7 +58,7 @@ from torch_deepsmote.nn.autoencoder import ConvAutoencoder
 from torch_deepsmote.nn.checkpoint import check_checkpoint, resume, run_identity, save_checkpoint
 from torch_deepsmote.nn.early_stopping import BestEpoch, held_out_loss, split_held_out
 
-__all__ = ["PENALTIES", "fit_autoencoder"]
+__all__ = ["PENALTIES", "check_batch_size", "fit_autoencoder"]
 
 PENALTIES = ("paper", "official", "none")
 OFFICIAL_CLASS_BATCH = 100
@@ -165,6 +165,16 @@ def _has_fused_adam(device: torch.device) -> bool:
     return device.type == "cuda" or (device.type == "cpu" and torch.__version__ >= "2.4")
 
 
+def check_batch_size(batch_size: Any) -> int:
+    """``batch_size`` as an int ≥ 2: batch norm needs two images in every training batch."""
+    if check_int("batch_size", batch_size, minimum=1) < 2:
+        raise ValueError(
+            f"`batch_size` must be an int >= 2 (the autoencoder's batch norm needs two images per batch), "
+            f"got {batch_size}."
+        )
+    return int(batch_size)
+
+
 def fit_autoencoder(
     model: ConvAutoencoder,
     images: torch.Tensor,
@@ -217,7 +227,7 @@ def fit_autoencoder(
         held-out reconstruction MSE, with ``validation_fraction``.
     """
     epochs = check_int("epochs", epochs, minimum=0)
-    batch_size = check_int("batch_size", batch_size, minimum=1)
+    batch_size = check_batch_size(batch_size)
     lr = check_float("lr", lr, minimum=0.0, inclusive_minimum=False)
     penalty = check_option("penalty", penalty, PENALTIES)
     penalty_weight = check_float("penalty_weight", penalty_weight, minimum=0.0)
