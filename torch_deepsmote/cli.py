@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import json
 import logging
+import os
 import re
-import shutil
+import secrets
 import sys
-import tempfile
 from collections import Counter
 from pathlib import Path
 from typing import Any, Callable, Sequence
@@ -64,6 +65,12 @@ def _add_source_options(parser: argparse.ArgumentParser) -> None:
     source.add_argument("--dataset", choices=DATASET_NAMES, help="a data set made imbalanced by the paper's profile")
     parser.add_argument("--root", default=None, help="where --dataset's files are")
     parser.add_argument(
+        "--skip-unreadable",
+        action="store_true",
+        help="skip the images of --image-folder that cannot be read, with a warning listing them "
+        "(default: refuse, listing them)",
+    )
+    parser.add_argument(
         "--epochs",
         type=_checked(int, "epochs", minimum=0),
         default=50,
@@ -91,16 +98,33 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="deepsmote", description="DeepSMOTE oversampling for image data sets.")
     commands = parser.add_subparsers(dest="command", required=True)
 
-    demo = commands.add_parser("demo", help="compare none / random oversampling / DeepSMOTE with one small CNN")
+    demo = commands.add_parser(
+        "demo",
+        help="compare none / random oversampling / DeepSMOTE with the benchmark's protocol",
+        description="Train one classifier three ways (no resampling, random oversampling, DeepSMOTE) with the "
+        "benchmark's protocol for the data set (the `smoke` profile on digits, the `cpu` profile elsewhere) "
+        "and print the scores beside the committed rows of the same methods.",
+    )
     demo.add_argument("--dataset", default="digits", choices=DATASET_NAMES)
     demo.add_argument("--root", default=None, help="where the data set's files are (not needed for digits)")
     demo.add_argument("--out", default="deepsmote-demo", help="output folder (default ./deepsmote-demo)")
-    demo.add_argument("--classifier-epochs", type=_checked(int, "classifier_epochs", minimum=1), default=15)
+    demo.add_argument(
+        "--seeds",
+        type=_checked(int, "seeds", minimum=1),
+        default=1,
+        help="run N seeds (--seed, --seed + 1, ...) and print mean ± std (default 1)",
+    )
+    demo.add_argument(
+        "--classifier-epochs",
+        type=_checked(int, "classifier_epochs", minimum=1),
+        default=None,
+        help="default: the profile's (changing it leaves the committed rows out)",
+    )
     demo.add_argument(
         "--autoencoder-epochs",
         type=_checked(int, "autoencoder_epochs", minimum=0),
         default=None,
-        help="default: 150 on digits, 20 otherwise",
+        help="default: the profile's (changing it leaves the committed rows out)",
     )
     demo.add_argument("--fast", action="store_true", help="one epoch everywhere (a smoke test)")
     _add_model_options(demo)
@@ -110,8 +134,15 @@ def _parser() -> argparse.ArgumentParser:
 
     generate = commands.add_parser("generate", help="write a balanced copy of a data set as an ImageFolder tree")
     _add_source_options(generate)
-    generate.add_argument("--out", required=True, help="output folder (must not exist or be empty)")
-    generate.add_argument("--overwrite", action="store_true", help="replace a non-empty --out")
+    generate.add_argument(
+        "--out", required=True, help="output folder (new or empty; not a link, and not inside or above --image-folder)"
+    )
+    generate.add_argument(
+        "--overwrite",
+        action="store_true",
+        help=f"replace an --out that an earlier generate wrote (it holds {MANIFEST}); any other non-empty "
+        "folder is refused",
+    )
 
     grid = commands.add_parser("grid", help="a PNG of real and synthetic images per class")
     _add_source_options(grid)
@@ -123,11 +154,57 @@ def _parser() -> argparse.ArgumentParser:
 def _source(args: argparse.Namespace) -> tuple[object, list[str]]:
     """The base dataset (raw items) and its class names."""
     if args.image_folder:
-        folder = ImageFolder(args.image_folder)
+        folder = _image_folder(Path(args.image_folder).expanduser(), args.skip_unreadable)
         return folder, list(folder.classes)
     demo = _demo_module()
     train, _ = demo.load_demo_data(demo.DemoConfig(dataset=args.dataset, root=args.root, seed=args.seed))
     return train, [str(c) for c in sorted(set(train.targets.tolist()))]
+
+
+def _image_folder(root: Path, skip_unreadable: bool) -> ImageFolder:
+    """``ImageFolder(root)`` whose every image was opened and decoded once: unreadable ones
+    (corrupt, empty, truncated) are refused with their paths, or skipped with a warning
+    under ``--skip-unreadable``; images of another size than the rest are refused with
+    their paths."""
+    if not root.is_dir():
+        raise SystemExit(f"error: --image-folder {root} is not a folder.")
+    try:
+        folder = ImageFolder(str(root))
+    except (OSError, RuntimeError) as error:  # no class folder, or a class without images
+        raise SystemExit(
+            f"error: --image-folder {root} is not an ImageFolder tree DIR/<class>/<image> ({error})."
+        ) from None
+    unreadable, sizes = [], {}
+    for path, _ in folder.samples:
+        try:
+            with Image.open(path) as image:
+                size = image.convert("RGB").size  # what ImageFolder's loader does: a full decode
+        except Exception as error:  # PIL raises OSError, SyntaxError, ValueError, ... on a bad file
+            unreadable.append(f"{path} ({type(error).__name__}: {error})")
+        else:
+            sizes.setdefault(size, []).append(path)
+    if unreadable and not skip_unreadable:
+        raise SystemExit(
+            f"error: {len(unreadable)} image(s) of --image-folder cannot be read (pass --skip-unreadable to skip "
+            "them):\n  " + "\n  ".join(unreadable)
+        )
+    if unreadable:
+        listing = "\n  ".join(unreadable)
+        print(f"warning: skipping {len(unreadable)} unreadable image(s):\n  {listing}", file=sys.stderr)
+        readable = {path for paths in sizes.values() for path in paths}
+        kept = [sample for sample in folder.samples if sample[0] in readable]
+        folder.samples = folder.imgs = kept
+        folder.targets = [label for _, label in kept]
+    if not folder.samples:
+        raise SystemExit(f"error: --image-folder {root} holds no readable image.")
+    if len(sizes) > 1:
+        common = max(sizes, key=lambda size: len(sizes[size]))
+        others = [f"{path} ({size[0]}×{size[1]})" for size, paths in sizes.items() if size != common for path in paths]
+        raise SystemExit(
+            f"error: the images of --image-folder must share one size; {len(sizes[common])} are "
+            f"{common[0]}×{common[1]}, these are not:\n  " + "\n  ".join(others)
+        )
+    return folder
 
 
 def _demo_module() -> Any:
@@ -169,33 +246,156 @@ def _to_pil(image: object, raw_format: RawFormat) -> Image.Image:
     return Image.fromarray(array[..., 0] if array.shape[-1] == 1 else array)
 
 
+MANIFEST = ".deepsmote-generate.json"
+"""The file that marks a folder written by ``deepsmote generate`` and lists its files:
+``--overwrite`` replaces only such a folder, and deletes only the files it lists."""
+
+
 def _generate(args: argparse.Namespace) -> None:
-    out = Path(args.out)
-    if out.exists() and (not out.is_dir() or any(out.iterdir())) and not args.overwrite:
-        raise SystemExit(f"error: --out {out} exists and is not empty; pass --overwrite to replace it.")
+    out = _check_out(args)  # every refusal comes before any reading or training
     base, names = _source(args)
     folders = [_safe_class_folder(name) for name in names]
-    dataset = _wrap(args, base)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}-", dir=out.parent))
+    staging = _make_staging(out)
+    written: list[str] = []
     try:
+        dataset = _wrap(args, base)
         for start in range(0, len(dataset), 256):
             indices = list(range(start, min(start + 256, len(dataset))))
             for index, (image, label) in zip(indices, dataset.raw_items(indices)):
                 kind = "synthetic" if index >= dataset.n_real else "real"
-                target = staging / folders[label] / f"{kind}-{index:07d}.png"
-                target.parent.mkdir(exist_ok=True)
-                _to_pil(image, dataset.raw_format).save(target)
-        if out.exists():
-            shutil.rmtree(out)
-        staging.rename(out)
+                relative = f"{folders[label]}/{kind}-{index:07d}.png"
+                (staging / folders[label]).mkdir(exist_ok=True)
+                _to_pil(image, dataset.raw_format).save(staging / relative)
+                written.append(relative)
+        manifest = {"written_by": "deepsmote generate", "files": written}
+        (staging / MANIFEST).write_text(json.dumps(manifest, indent=0) + "\n")
+        written.append(MANIFEST)
+        _check_out(args)  # the folder may have changed while it trained
     except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
+        _remove_written(staging, written)
         raise
+    if out.exists():
+        aside = out.parent / f".{out.name}-old-{secrets.token_hex(6)}"
+        out.rename(aside)
+        staging.rename(out)
+        _remove_written(aside, _listed_files(aside))
+        if aside.exists():
+            print(f"warning: kept {aside}: it holds files that generate did not write", file=sys.stderr)
+    else:
+        staging.rename(out)
     counts = Counter(dataset.targets.tolist())
     print(f"wrote {len(dataset)} images ({len(dataset) - dataset.n_real} synthetic) to {out}")
     for label, name in enumerate(names):
         print(f"  {name}: {counts[label]}")
+
+
+def _check_out(args: argparse.Namespace) -> Path:
+    """``--out``, refused (``SystemExit``) where writing it could lose a file generate did not write:
+    a link, a non-folder, a folder equal to, inside or above ``--image-folder``, a non-empty
+    folder without ``--overwrite``, and with it any folder that generate did not write."""
+    out = Path(args.out).expanduser()
+    if out.is_symlink():
+        raise SystemExit(f"error: --out {out} is a symbolic link; pass the folder itself.")
+    if out.exists() and not out.is_dir():
+        raise SystemExit(f"error: --out {out} exists and is not a folder; generate never replaces a file.")
+    if args.image_folder:
+        source, target = Path(args.image_folder).expanduser().resolve(), out.resolve()
+        if target == source or source in target.parents:
+            where = "is" if target == source else "is inside"
+            raise SystemExit(
+                f"error: --out {out} {where} --image-folder {args.image_folder}: the output would be read back "
+                "as input; pass a folder outside it."
+            )
+        if target in source.parents:
+            raise SystemExit(
+                f"error: --out {out} contains --image-folder {args.image_folder}: replacing it would delete the "
+                "input; pass a folder outside it."
+            )
+    if out.is_dir() and any(out.iterdir()):
+        if not args.overwrite:
+            raise SystemExit(f"error: --out {out} exists and is not empty; pass --overwrite to replace it.")
+        foreign = _foreign_files(out)
+        if foreign is None:
+            raise SystemExit(
+                f"error: --out {out} is not empty and was not written by `deepsmote generate` (it has no readable "
+                f"{MANIFEST}): --overwrite replaces only such a folder; pass a new or empty folder."
+            )
+        if foreign:
+            shown = ", ".join(foreign[:5]) + (f" and {len(foreign) - 5} more" if len(foreign) > 5 else "")
+            raise SystemExit(
+                f"error: --out {out} holds files that `deepsmote generate` did not write ({shown}): --overwrite "
+                "never deletes them; move them away or pass another folder."
+            )
+    return out
+
+
+def _walk(folder: Path) -> tuple[set[str], list[str]]:
+    """(relative paths of the regular files under ``folder``, relative paths of anything else:
+    links, devices, ...), without following links."""
+    files, others = set(), []
+    for directory, subfolders, names in os.walk(folder):
+        here = Path(directory)
+        for name in subfolders:
+            if (here / name).is_symlink():
+                others.append((here / name).relative_to(folder).as_posix())
+        for name in names:
+            path = here / name
+            relative = path.relative_to(folder).as_posix()
+            if path.is_symlink() or not path.is_file():
+                others.append(relative)
+            else:
+                files.add(relative)
+    return files, others
+
+
+def _listed_files(folder: Path) -> list[str] | None:
+    """The files that ``folder``'s manifest says generate wrote (the manifest too); ``None``
+    without a readable manifest."""
+    try:
+        manifest = json.loads((folder / MANIFEST).read_text())
+        listed = manifest["files"]
+        if manifest.get("written_by") != "deepsmote generate" or not all(isinstance(f, str) for f in listed):
+            return None
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return None
+    return [*listed, MANIFEST]
+
+
+def _foreign_files(folder: Path) -> list[str] | None:
+    """The entries under ``folder`` that generate did not write; ``None`` without a manifest."""
+    listed = _listed_files(folder)
+    if listed is None:
+        return None
+    files, others = _walk(folder)
+    return sorted(files - set(listed)) + sorted(others)
+
+
+def _remove_written(folder: Path, written: list[str] | None) -> None:
+    """Delete the regular files of ``written`` found under ``folder``, then the folders left
+    empty: never a file that is not listed, never anything outside ``folder``."""
+    files, _ = _walk(folder) if folder.is_dir() else (set(), [])
+    for relative in files & set(written or ()):
+        (folder / relative).unlink()
+    for directory, _, _ in os.walk(folder, topdown=False):
+        try:
+            os.rmdir(directory)
+        except OSError:  # not empty: it holds something generate did not write
+            pass
+
+
+def _make_staging(out: Path) -> Path:
+    """A new hidden folder beside ``out`` to write into, made with the user's umask."""
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        while True:
+            staging = out.parent / f".{out.name}-{secrets.token_hex(6)}"
+            try:
+                staging.mkdir()
+                return staging
+            except FileExistsError:
+                continue
+    except OSError as error:
+        raise SystemExit(f"error: cannot write beside --out {out} ({type(error).__name__}: {error}).") from None
 
 
 def _grid(args: argparse.Namespace) -> None:
@@ -214,29 +414,16 @@ def _demo(args: argparse.Namespace) -> None:
         root=args.root,
         out=args.out,
         seed=args.seed,
+        seeds=args.seeds,
         device=args.device,
         cache_dir=args.cache_dir,
         progress=not args.quiet,
         recipe=args.recipe,
     )
-    if not args.fast:
-        options |= dict(classifier_epochs=args.classifier_epochs, autoencoder_epochs=args.autoencoder_epochs)
-    results = demo.run_demo(factory(**options))
-    counts = results["class_counts"]
-    print(f"data set: {args.dataset} (seed {args.seed}), device {results['environment']['device']}")
-    print(f"train class counts before: {counts['train_before']}")
-    print(f"train class counts after DeepSMOTE: {counts['train_after']}")
-    print(f"test class counts (balanced): {counts['test']}")
-    print(
-        f"autoencoder: {'loaded from the cache' if results['autoencoder']['from_cache'] else 'trained'} "
-        f"in {results['autoencoder']['seconds']:.1f} s"
-    )
-    print()
-    print(f"{'method':<22}" + "".join(f"{s:>10}" for s in demo.SCORES) + f"{'train s':>10}")
-    for method in demo.METHODS:
-        row = "".join(f"{100 * results['scores'][method][s]:>10.2f}" for s in demo.SCORES)
-        print(f"{method:<22}{row}{results['classifier_seconds'][method]:>10.1f}")
-    print(f"\nwrote {Path(args.out) / 'grid.png'}, {Path(args.out) / 'metrics.png'}, {Path(args.out) / 'results.json'}")
+    for name in ("classifier_epochs", "autoencoder_epochs"):
+        if getattr(args, name) is not None:
+            options[name] = getattr(args, name)
+    print(demo.format_report(demo.run_demo(factory(**options))))
 
 
 def main(argv: Sequence[str] | None = None) -> int:
