@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import os
 import re
 import shlex
@@ -55,6 +54,7 @@ from torch_deepsmote.evaluation.datasets import MNIST_TEST_PROFILE, make_imbalan
 from torch_deepsmote.evaluation.demo import DemoConfig, TensorImages, load_demo_pool  # noqa: E402
 from torch_deepsmote.evaluation.metrics import imbalanced_report  # noqa: E402
 from torch_deepsmote.evaluation.plots import save_class_grid, save_metric_bars  # noqa: E402
+from torch_deepsmote.evaluation.protocol import steps_per_epoch  # noqa: E402
 
 
 def load_split(profile: dict[str, Any], seed: int) -> tuple[TensorImages, TensorImages, TensorImages]:
@@ -144,7 +144,7 @@ def run_seed(
     transform = transform_for(channels)
     test_inputs = transform(test.images)
     imbalanced = imbalanced_test_index(test.targets, seed)
-    steps = math.ceil(int(torch.bincount(train.targets).max()) * n_classes / profile["batch_size"])
+    steps = steps_per_epoch(train.targets, profile["batch_size"])
     for name in [m for m in methods if (m, seed) not in done]:
         started = time.perf_counter()
         settings = profile["settings"] | {"device": device, "pool": pool}

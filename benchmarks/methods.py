@@ -22,6 +22,7 @@ from torch_deepsmote.baselines.gamo import GAMO
 from torch_deepsmote.baselines.mc_ccr import MCCCR
 from torch_deepsmote.baselines.mc_rbo import MCRBO
 from torch_deepsmote.evaluation.demo import TensorImages
+from torch_deepsmote.evaluation.protocol import random_oversampling as oversample_randomly
 
 Method = Callable[[torch.Tensor, torch.Tensor, int, dict[str, Any], Callable], Dataset]
 # One set of synthetic items for every epoch: how every DeepSMOTE row but the default's
@@ -59,15 +60,9 @@ def random_oversampling_to(share: float, rarity: float = 0.0) -> Method:
     """Random oversampling that grows every class to its :func:`grown_counts` target."""
 
     def method(images, labels, seed, settings, transform) -> Dataset:
-        generator = torch.Generator().manual_seed(seed)
-        chosen = [torch.arange(len(labels))]
-        counts = torch.bincount(labels).tolist()
-        for label, target in grown_counts(labels, share, rarity).items():
-            members = torch.nonzero(labels == label).flatten()
-            if target > counts[label] and len(members):
-                chosen.append(members[torch.randint(len(members), (target - counts[label],), generator=generator)])
-        index = torch.cat(chosen)
-        return _balanced_copy(images[index], labels[index], transform)
+        return _balanced_copy(
+            *oversample_randomly(images, labels, seed, grown_counts(labels, share, rarity)), transform
+        )
 
     method.__doc__ = f"Every class repeated at random (with replacement) up to {_growth(share, rarity)}."
     return method

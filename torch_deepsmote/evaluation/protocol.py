@@ -185,17 +185,21 @@ def steps_per_epoch(labels: torch.Tensor, batch_size: int) -> int:
     return math.ceil(int(torch.bincount(labels).max()) * len(torch.unique(labels)) / batch_size)
 
 
-def random_oversampling(images: torch.Tensor, labels: torch.Tensor, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """Every class repeated at random (with replacement) up to the largest class's count:
-    the real items first, then per class the copies, drawn from one generator seeded with
-    ``seed`` (the benchmark's ``"random oversampling"``)."""
+def random_oversampling(
+    images: torch.Tensor, labels: torch.Tensor, seed: int, targets: dict[int, int] | None = None
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Classes repeated at random (with replacement) up to ``targets`` (class → final count;
+    default: the largest class's count for every class): the real items first, then per
+    class the copies, drawn from one generator seeded with ``seed`` (the benchmark's
+    ``"random oversampling"``)."""
     generator = torch.Generator().manual_seed(seed)
-    chosen = [torch.arange(len(labels))]
     counts = torch.bincount(labels).tolist()
-    for label, count in enumerate(counts):
-        if 0 < count < max(counts):
-            members = torch.nonzero(labels == label).flatten()
-            chosen.append(members[torch.randint(len(members), (max(counts) - count,), generator=generator)])
+    targets = {label: max(counts) for label in range(len(counts))} if targets is None else targets
+    chosen = [torch.arange(len(labels))]
+    for label, target in targets.items():
+        members = torch.nonzero(labels == label).flatten()
+        if target > counts[label] and len(members):
+            chosen.append(members[torch.randint(len(members), (target - counts[label],), generator=generator)])
     index = torch.cat(chosen)
     return images[index], labels[index]
 
