@@ -74,3 +74,29 @@ def test_bad_latent_dim():
         ConvAutoencoder((1, 8, 8), latent_dim=0)
     with pytest.raises(TypeError, match="latent_dim"):
         ConvAutoencoder((1, 8, 8), latent_dim=True)
+
+
+LARGER = [(3, 33, 33), (3, 65, 47), (1, 100, 8), (3, 224, 224), (1, 37, 5), (3, 512, 37)]
+
+
+@pytest.mark.parametrize("shape", LARGER)
+def test_images_past_32_grow_in_depth_and_come_back_at_their_size(shape):
+    model = ConvAutoencoder(shape, 8, width=4, generator=torch.Generator().manual_seed(0)).eval()
+    images = torch.rand(2, *shape) * 2 - 1
+    assert model(images).shape == images.shape
+    encoder_convs = [layer for layer in model.encoder if isinstance(layer, torch.nn.Conv2d)]
+    decoder_convs = [layer for layer in model.decoder if isinstance(layer, torch.nn.ConvTranspose2d)]
+    halvings = next(n for n in range(20) if max(shape[1:]) >> n <= 4)  # blocks down to a map of at most 4×4
+    assert len(encoder_convs) == len(decoder_convs) == halvings
+    last_map = model.decoder_input[-1].unflattened_size
+    assert max(last_map[1:]) <= 4
+
+
+def test_parameters_stay_within_twice_the_32_by_32_model_up_to_side_512():
+    def count(shape):
+        return sum(parameter.numel() for parameter in ConvAutoencoder.empty(shape).parameters())
+
+    paper = count((3, 32, 32))
+    for side in (33, 48, 64, 96, 128, 224, 300, 512):
+        assert count((3, side, side)) <= 2 * paper, side
+    assert count((1, 28, 28)) == 13_084_973 and paper == 25_384_411  # the paper's layouts, unchanged

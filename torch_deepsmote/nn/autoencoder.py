@@ -17,6 +17,15 @@ Layout rule, for an image of ``channels × height × width`` and a base width ``
   doubles twice (kernel 4, stride 2, padding 1) and a last stride-1 convolution
   (padding 1, kernel ``s − 4·s0 + 3``) lands exactly on ``s``: 8 → 16 → 32 → 32.
 
+These are the layouts up to 32×32 (both sides ≤ 32). A larger image grows the network in
+depth, not in the width of its linear layers: the encoder halves every side (kernel 4,
+stride 2, padding 1; a side of 1 is kept) with ``w, 2w, 4w, 8w, 8w, …`` channels until
+both sides are at most 4, and the decoder mirrors it block for block, each transposed
+convolution doubling a side and adding the one pixel a halving dropped from an odd side
+(``output_padding``), so it lands exactly on the image size: 224 → 112 → 56 → 28 → 14 →
+7 → 3 and back. The parameter count then stays below twice the 3×32×32 model's for any
+side up to 512 (``docs/performance.md`` lists it per size).
+
 Images must be at least 4×4; inputs are expected in ``[-1, 1]``.
 """
 
@@ -34,7 +43,10 @@ from torch_deepsmote.nn.init import reset_parameters_
 __all__ = ["ConvAutoencoder", "default_latent_dim"]
 
 MIN_SIDE = 4
+PAPER_MAX_SIDE = 32
+"""The largest side the paper's four-block layouts serve; larger images grow in depth."""
 _PAPER_SIDE = 28
+_DEEP_MAP_SIDE = 4
 
 
 def default_latent_dim(channels: int) -> int:
@@ -60,6 +72,20 @@ def _decoder_axis(side: int, start: int) -> list[tuple[int, int, int]]:
 
 def _conv_out(side: int, kernel: int, stride: int, padding: int) -> int:
     return (side + 2 * padding - kernel) // stride + 1
+
+
+def _deep_sizes(height: int, width: int) -> list[tuple[int, int]]:
+    """(h, w) of the input and of each deep encoder block's output, down to ≤ 4×4."""
+    sizes = [(height, width)]
+    while max(sizes[-1]) > _DEEP_MAP_SIDE:
+        h, w = sizes[-1]
+        sizes.append((h // 2 if h > 1 else 1, w // 2 if w > 1 else 1))
+    return sizes
+
+
+def _deep_axis(side: int) -> tuple[int, int, int]:
+    """(kernel, stride, padding) of a deep encoder block along an axis of size ``side``."""
+    return (1, 1, 0) if side == 1 else (4, 2, 1)
 
 
 def _per_axis(params_h: tuple[int, int, int], params_w: tuple[int, int, int]) -> dict:
@@ -137,8 +163,38 @@ class ConvAutoencoder(nn.Module):
         _check_size(self)
 
     def _build(self) -> None:
+        if max(self.image_shape[1:]) > PAPER_MAX_SIDE:
+            self._build_deep()
+            return
         self.encoder, feature_sizes = self._build_encoder()
         self.decoder_input, self.decoder = self._build_decoder(feature_sizes[2])
+
+    def _build_deep(self) -> None:
+        """The layout of images larger than 32×32: halving blocks down to ≤ 4×4 and their mirror."""
+        channels, height, width_px = self.image_shape
+        sizes = _deep_sizes(height, width_px)
+        widths = [channels] + [self.width * 2 ** min(block, 3) for block in range(len(sizes) - 1)]
+        encoder: list[nn.Module] = []
+        for block, (h, w) in enumerate(sizes[:-1]):
+            params = _per_axis(_deep_axis(h), _deep_axis(w))
+            encoder.append(nn.Conv2d(widths[block], widths[block + 1], bias=False, **params))
+            encoder += [nn.BatchNorm2d(widths[block + 1])] if block > 0 else []
+            encoder.append(nn.LeakyReLU(0.2, inplace=True))
+        (h, w), top = sizes[-1], widths[-1]
+        self.encoder = nn.Sequential(*encoder, nn.Flatten(), nn.Linear(top * h * w, self.latent_dim))
+        self.decoder_input = nn.Sequential(
+            nn.Linear(self.latent_dim, top * h * w), nn.ReLU(inplace=True), nn.Unflatten(1, (top, h, w))
+        )
+        decoder: list[nn.Module] = []
+        for block in reversed(range(len(sizes) - 1)):
+            (h, w), last = sizes[block], block == 0
+            params = _per_axis(_deep_axis(h), _deep_axis(w))
+            padding = (h % 2 if h > 1 else 0, w % 2 if w > 1 else 0)
+            decoder.append(
+                nn.ConvTranspose2d(widths[block + 1], widths[block], bias=last, output_padding=padding, **params)
+            )
+            decoder += [nn.Tanh()] if last else [nn.BatchNorm2d(widths[block]), nn.ReLU(inplace=True)]
+        self.decoder = nn.Sequential(*decoder)
 
     def _build_encoder(self) -> tuple[nn.Sequential, list[tuple[int, int]]]:
         channels, height, width_px = self.image_shape
