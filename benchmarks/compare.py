@@ -37,7 +37,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from torch.utils.data import DataLoader, RandomSampler
+from torch.utils.data import RandomSampler
 from torchvision.transforms import v2 as T
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -49,12 +49,12 @@ from profiles import PROFILES, make_classifier  # noqa: E402
 from quality import class_quality, train_reference  # noqa: E402
 from tables import RUNS, protocol, read_runs  # noqa: E402
 from torch_deepsmote._utils.files import atomic_save  # noqa: E402
-from torch_deepsmote.evaluation.classifier import predict, train_classifier  # noqa: E402
+from torch_deepsmote.evaluation.classifier import predict  # noqa: E402
 from torch_deepsmote.evaluation.datasets import MNIST_TEST_PROFILE, make_imbalanced  # noqa: E402
 from torch_deepsmote.evaluation.demo import DemoConfig, TensorImages, load_demo_pool  # noqa: E402
 from torch_deepsmote.evaluation.metrics import imbalanced_report  # noqa: E402
 from torch_deepsmote.evaluation.plots import save_class_grid, save_metric_bars  # noqa: E402
-from torch_deepsmote.evaluation.protocol import steps_per_epoch  # noqa: E402
+from torch_deepsmote.evaluation.protocol import train_classifier_on  # noqa: E402
 
 
 def load_split(profile: dict[str, Any], seed: int) -> tuple[TensorImages, TensorImages, TensorImages]:
@@ -144,26 +144,22 @@ def run_seed(
     transform = transform_for(channels)
     test_inputs = transform(test.images)
     imbalanced = imbalanced_test_index(test.targets, seed)
-    steps = steps_per_epoch(train.targets, profile["batch_size"])
     for name in [m for m in methods if (m, seed) not in done]:
         started = time.perf_counter()
         settings = profile["settings"] | {"device": device, "pool": pool}
         dataset = methods[name](train.images, train.targets, seed, settings, transform)
         resample_seconds = time.perf_counter() - started
-        sampler = training_draws(dataset, steps * profile["batch_size"], torch.Generator().manual_seed(seed))
-        loader = DataLoader(dataset, batch_size=profile["batch_size"], sampler=sampler)
-        model = make_classifier(profile["classifier"], channels, n_classes, seed)
-        started = time.perf_counter()
-        train_classifier(
-            model,
-            loader,
-            epochs=profile["epochs"],
-            lr=profile["lr"],
-            schedule=profile["lr_schedule"],
+        model, train_seconds = train_classifier_on(
+            dataset,
+            train.targets,
+            profile,
+            seed,
+            channels=channels,
+            draws=training_draws,
             device=device,
+            progress=True,
             desc=f"{name} seed {seed}",
         )
-        train_seconds = time.perf_counter() - started
         predicted = predict(model, test_inputs, device=device)
         row = {
             "profile": run["profile"],

@@ -239,6 +239,56 @@ def training_set(
     return DeepSMOTEDataset(base, oversampler, transform=transform, fresh_per_epoch=fresh, cache_dir=cache_dir)
 
 
+def train_classifier_on(
+    dataset: Dataset,
+    labels: torch.Tensor,
+    profile: dict[str, Any],
+    seed: int,
+    *,
+    channels: int,
+    draws: Callable[[Dataset, int, torch.Generator], Any] | None = None,
+    device: Any = "cpu",
+    progress: bool = False,
+    desc: str = "classifier",
+) -> tuple[nn.Module, float]:
+    """Train the profile's classifier on ``dataset`` as the benchmark does.
+
+    ``labels`` are the imbalanced training set's (they fix the step budget,
+    :func:`steps_per_epoch`); the classifier's weights come from ``seed``; Adam with the
+    profile's learning rate and schedule.
+
+    Args:
+        draws: ``(dataset, n_samples, generator) -> sampler`` of the item indices; by
+            default uniform over ``dataset``, a fresh permutation each pass, from a
+            generator seeded with ``seed``.
+
+    Returns:
+        (the trained classifier, its training time in seconds).
+    """
+    batch_size = profile["batch_size"]
+    n_samples = steps_per_epoch(labels, batch_size) * batch_size
+    generator = torch.Generator().manual_seed(seed)
+    sampler = (
+        draws(dataset, n_samples, generator)
+        if draws is not None
+        else RandomSampler(dataset, num_samples=n_samples, generator=generator)
+    )
+    loader = DataLoader(dataset, batch_size=batch_size, sampler=sampler)
+    model = make_classifier(profile["classifier"], channels, len(torch.unique(labels)), seed)
+    started = time.perf_counter()
+    train_classifier(
+        model,
+        loader,
+        epochs=profile["epochs"],
+        lr=profile["lr"],
+        schedule=profile["lr_schedule"],
+        device=device,
+        progress=progress,
+        desc=desc,
+    )
+    return model, time.perf_counter() - started
+
+
 def train_and_score(
     dataset: Dataset,
     labels: torch.Tensor,
@@ -251,37 +301,17 @@ def train_and_score(
     progress: bool = False,
     desc: str = "classifier",
 ) -> tuple[dict[str, Any], float]:
-    """Train the profile's classifier on ``dataset`` as the benchmark does and score it.
-
-    ``labels`` are the imbalanced training set's (they fix the step budget,
-    :func:`steps_per_epoch`); batches are drawn uniformly from ``dataset`` (a fresh
-    permutation each pass, from a generator seeded with ``seed``), the classifier's
-    weights from ``seed``; Adam with the profile's learning rate and schedule.
+    """:func:`train_classifier_on` ``dataset``, then score it on ``test_inputs``.
 
     Returns:
         (the :func:`~torch_deepsmote.evaluation.metrics.imbalanced_report` of its
-        predictions of ``test_inputs``, its training time in seconds).
+        predictions, its training time in seconds).
     """
     from torch_deepsmote.evaluation.metrics import imbalanced_report
 
-    batch_size = profile["batch_size"]
-    steps = steps_per_epoch(labels, batch_size)
-    sampler = RandomSampler(dataset, num_samples=steps * batch_size, generator=torch.Generator().manual_seed(seed))
-    loader = DataLoader(dataset, batch_size=batch_size, sampler=sampler)
-    channels, n_classes = test_inputs.shape[1], len(torch.unique(labels))
-    model = make_classifier(profile["classifier"], channels, n_classes, seed)
-    started = time.perf_counter()
-    train_classifier(
-        model,
-        loader,
-        epochs=profile["epochs"],
-        lr=profile["lr"],
-        schedule=profile["lr_schedule"],
-        device=device,
-        progress=progress,
-        desc=desc,
+    model, seconds = train_classifier_on(
+        dataset, labels, profile, seed, channels=test_inputs.shape[1], device=device, progress=progress, desc=desc
     )
-    seconds = time.perf_counter() - started
     return imbalanced_report(test_labels, predict(model, test_inputs, device=device)), seconds
 
 
