@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import os
 import re
 import secrets
 import sys
@@ -17,6 +16,7 @@ from PIL import Image
 from torchvision.datasets import ImageFolder
 
 from torch_deepsmote._utils.validation import check_float, check_int
+from torch_deepsmote._utils.written_files import MANIFEST, foreign_files, listed_files, remove_written
 from torch_deepsmote.data.dataset import DeepSMOTEDataset
 from torch_deepsmote.data.items import RawFormat
 from torch_deepsmote.evaluation.datasets import DATASET_NAMES
@@ -246,11 +246,6 @@ def _to_pil(image: object, raw_format: RawFormat) -> Image.Image:
     return Image.fromarray(array[..., 0] if array.shape[-1] == 1 else array)
 
 
-MANIFEST = ".deepsmote-generate.json"
-"""The file that marks a folder written by ``deepsmote generate`` and lists its files:
-``--overwrite`` replaces only such a folder, and deletes only the files it lists."""
-
-
 def _generate(args: argparse.Namespace) -> None:
     out = _check_out(args)  # every refusal comes before any reading or training
     base, names = _source(args)
@@ -272,13 +267,13 @@ def _generate(args: argparse.Namespace) -> None:
         written.append(MANIFEST)
         _check_out(args)  # the folder may have changed while it trained
     except BaseException:
-        _remove_written(staging, written)
+        remove_written(staging, written)
         raise
     if out.exists():
         aside = out.parent / f".{out.name}-old-{secrets.token_hex(6)}"
         out.rename(aside)
         staging.rename(out)
-        _remove_written(aside, _listed_files(aside))
+        remove_written(aside, listed_files(aside))
         if aside.exists():
             print(f"warning: kept {aside}: it holds files that generate did not write", file=sys.stderr)
     else:
@@ -314,7 +309,7 @@ def _check_out(args: argparse.Namespace) -> Path:
     if out.is_dir() and any(out.iterdir()):
         if not args.overwrite:
             raise SystemExit(f"error: --out {out} exists and is not empty; pass --overwrite to replace it.")
-        foreign = _foreign_files(out)
+        foreign = foreign_files(out)
         if foreign is None:
             raise SystemExit(
                 f"error: --out {out} is not empty and was not written by `deepsmote generate` (it has no readable "
@@ -327,60 +322,6 @@ def _check_out(args: argparse.Namespace) -> Path:
                 "never deletes them; move them away or pass another folder."
             )
     return out
-
-
-def _walk(folder: Path) -> tuple[set[str], list[str]]:
-    """(relative paths of the regular files under ``folder``, relative paths of anything else:
-    links, devices, ...), without following links."""
-    files, others = set(), []
-    for directory, subfolders, names in os.walk(folder):
-        here = Path(directory)
-        for name in subfolders:
-            if (here / name).is_symlink():
-                others.append((here / name).relative_to(folder).as_posix())
-        for name in names:
-            path = here / name
-            relative = path.relative_to(folder).as_posix()
-            if path.is_symlink() or not path.is_file():
-                others.append(relative)
-            else:
-                files.add(relative)
-    return files, others
-
-
-def _listed_files(folder: Path) -> list[str] | None:
-    """The files that ``folder``'s manifest says generate wrote (the manifest too); ``None``
-    without a readable manifest."""
-    try:
-        manifest = json.loads((folder / MANIFEST).read_text())
-        listed = manifest["files"]
-        if manifest.get("written_by") != "deepsmote generate" or not all(isinstance(f, str) for f in listed):
-            return None
-    except (OSError, ValueError, KeyError, TypeError, AttributeError):
-        return None
-    return [*listed, MANIFEST]
-
-
-def _foreign_files(folder: Path) -> list[str] | None:
-    """The entries under ``folder`` that generate did not write; ``None`` without a manifest."""
-    listed = _listed_files(folder)
-    if listed is None:
-        return None
-    files, others = _walk(folder)
-    return sorted(files - set(listed)) + sorted(others)
-
-
-def _remove_written(folder: Path, written: list[str] | None) -> None:
-    """Delete the regular files of ``written`` found under ``folder``, then the folders left
-    empty: never a file that is not listed, never anything outside ``folder``."""
-    files, _ = _walk(folder) if folder.is_dir() else (set(), [])
-    for relative in files & set(written or ()):
-        (folder / relative).unlink()
-    for directory, _, _ in os.walk(folder, topdown=False):
-        try:
-            os.rmdir(directory)
-        except OSError:  # not empty: it holds something generate did not write
-            pass
 
 
 def _make_staging(out: Path) -> Path:
