@@ -156,6 +156,7 @@ def run_seed(
             seed,
             channels=channels,
             draws=training_draws,
+            loss_for=getattr(dataset, "loss_for", None),
             device=device,
             progress=True,
             desc=f"{name} seed {seed}",

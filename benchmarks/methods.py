@@ -9,16 +9,19 @@ its step budget and its evaluation are the same for every method (``compare.py``
 from __future__ import annotations
 
 import dataclasses
+import functools
 from typing import Any, Callable
 
 import torch
 from imblearn.over_sampling import SMOTE
+from torch import nn
 from torch.utils.data import Dataset, RandomSampler
 
 from torch_deepsmote import RECIPES, DeepSMOTE, DeepSMOTEDataset
 from torch_deepsmote.baselines.amdo import AMDO
 from torch_deepsmote.baselines.bagan import BAGAN
 from torch_deepsmote.baselines.gamo import GAMO
+from torch_deepsmote.baselines.losses import ClassBalancedLoss, LDAMLoss, LogitAdjustedLoss, cosine_classifier_
 from torch_deepsmote.baselines.mc_ccr import MCCCR
 from torch_deepsmote.baselines.mc_rbo import MCRBO
 from torch_deepsmote.evaluation.demo import TensorImages
@@ -35,6 +38,7 @@ def _balanced_copy(images: torch.Tensor, labels: torch.Tensor, transform: Callab
 
 
 def none(images, labels, seed, settings, transform) -> Dataset:
+    """The imbalanced training set as it is."""
     return TensorImages(images, labels, transform)
 
 
@@ -177,13 +181,12 @@ def deepsmote_balanced_autoencoder(**options: Any) -> Method:
     return method
 
 
-class OwnDraws(Dataset):
-    """A method's training set that chooses the classifier's item indices itself
-    (``draws``). Reading and attributes pass through to ``dataset``, whose first
-    ``n_real`` items must be the real ones (true of every method here)."""
+class Passthrough(Dataset):
+    """A method's training set that adds something to ``dataset``: reading and attributes
+    pass through to it."""
 
-    def __init__(self, dataset: Dataset, n_real: int) -> None:
-        self.dataset, self.n_real = dataset, n_real
+    def __init__(self, dataset: Dataset) -> None:
+        self.dataset = dataset
 
     def __len__(self) -> int:
         return len(self.dataset)
@@ -196,8 +199,27 @@ class OwnDraws(Dataset):
             raise AttributeError(name)
         return getattr(self.dataset, name)
 
+
+class OwnDraws(Passthrough):
+    """A method's training set that chooses the classifier's item indices itself
+    (``draws``). ``dataset``'s first ``n_real`` items must be the real ones (true of every
+    method here)."""
+
+    def __init__(self, dataset: Dataset, n_real: int) -> None:
+        super().__init__(dataset)
+        self.n_real = n_real
+
     def draws(self, n_samples: int, generator: torch.Generator) -> list[int]:
         raise NotImplementedError
+
+
+class WithLoss(Passthrough):
+    """A method's training set whose classifier trains with its own loss: ``loss_for(classifier,
+    seed)`` returns the criterion (and may adapt the classifier in place)."""
+
+    def __init__(self, dataset: Dataset, loss_for: Callable[[nn.Module, int], Callable]) -> None:
+        super().__init__(dataset)
+        self.loss_for = loss_for
 
 
 class DeferredRebalancing(OwnDraws):
@@ -263,6 +285,41 @@ def every_class_varied(**options: Any) -> Method:
     return method
 
 
+def class_balanced_loss(counts: torch.Tensor, classifier: nn.Module, seed: int) -> nn.Module:
+    """Cross-entropy weighted by the inverse effective number of samples, β = 0.999."""
+    return ClassBalancedLoss(counts, beta=0.999)
+
+
+def ldam_drw_loss(counts: torch.Tensor, classifier: nn.Module, seed: int) -> nn.Module:
+    """LDAM with deferred re-weighting on a cosine classifier (its last layer replaced, drawn from ``seed``)."""
+    cosine_classifier_(classifier, generator=torch.Generator().manual_seed(seed))
+    return LDAMLoss(counts)
+
+
+def logit_adjusted_loss(counts: torch.Tensor, classifier: nn.Module, seed: int) -> nn.Module:
+    """Logit-adjusted cross-entropy, τ = 1 (the same function as Balanced Softmax)."""
+    return LogitAdjustedLoss(counts, tau=1.0)
+
+
+def _loss_for(make_loss: Callable, counts: torch.Tensor, classifier: nn.Module, seed: int) -> Callable:
+    return make_loss(counts, classifier, seed)
+
+
+def with_loss(method: Method, make_loss: Callable[[torch.Tensor, nn.Module, int], Callable], counts: str) -> Method:
+    """``method``'s training set, its classifier trained with ``make_loss(counts, classifier,
+    seed)``: ``counts`` ``"real"``, the imbalanced training set's class counts, or
+    ``"trained"``, those of the set ``method`` returns (the balanced set's, so that a
+    prior-correcting loss does not correct a second time what the resampling corrected)."""
+
+    def loss_method(images, labels, seed, settings, transform) -> Dataset:
+        dataset = method(images, labels, seed, settings, transform)
+        class_counts = torch.bincount(labels if counts == "real" else dataset.targets)
+        return WithLoss(dataset, functools.partial(_loss_for, make_loss, class_counts))
+
+    loss_method.__doc__ = f"{method.__doc__} Trained with: {make_loss.__doc__} ({counts} class counts)"
+    return loss_method
+
+
 def _amdo(seed, settings):
     return AMDO(random_state=seed, **settings.get("amdo", {}))
 
@@ -298,6 +355,10 @@ METHODS: dict[str, Method] = {
     "DeepSMOTE (borrowing from every class)": deepsmote(variation_classes=None, **FIXED_DRAWS),
     "DeepSMOTE (fixed draws)": deepsmote(**FIXED_DRAWS),
     "DeepSMOTE (default)": deepsmote(),
+    "class-balanced loss": with_loss(none, class_balanced_loss, "real"),
+    "LDAM-DRW": with_loss(none, ldam_drw_loss, "real"),
+    "logit-adjusted loss = Balanced Softmax": with_loss(none, logit_adjusted_loss, "real"),
 }
-PLAIN = ("none", "random oversampling")
+# Methods that add no image: their rows have no synthetic-image quality.
+PLAIN = ("none", "random oversampling", "class-balanced loss", "LDAM-DRW", "logit-adjusted loss = Balanced Softmax")
 GENERATIVE = tuple(name for name in METHODS if name not in PLAIN)

@@ -6,7 +6,7 @@ The loop knows nothing of resampling: each method differs only in the
 
 from __future__ import annotations
 
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
 import torch
 import torch.nn.functional as F
@@ -59,10 +59,11 @@ def train_classifier(
     lr: float = 1e-3,
     schedule: str = "constant",
     device: Any = "cpu",
+    criterion: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None = None,
     progress: bool = True,
     desc: str = "classifier",
 ) -> nn.Module:
-    """Train ``model`` with Adam and cross-entropy for ``epochs`` passes over ``batches``.
+    """Train ``model`` with Adam and ``criterion`` for ``epochs`` passes over ``batches``.
 
     Args:
         model: the classifier, trained in place.
@@ -73,11 +74,19 @@ def train_classifier(
             to 0 over all steps, so the model is scored after its steps have settled
             rather than at a full-size step (``batches`` must have a length).
         device: where to train.
+        criterion: ``(logits (B, K), labels (B,)) -> loss``, default cross-entropy (an
+            ``nn.Module`` is moved to ``device``). One with ``set_progress`` is told the
+            share of steps done before each step.
         progress: show a tqdm bar.
         desc: the bar's label.
     """
     check_option("schedule", schedule, SCHEDULES)
     model.to(device).train()
+    criterion = F.cross_entropy if criterion is None else criterion
+    if isinstance(criterion, nn.Module):
+        criterion.to(device)
+    set_progress = getattr(criterion, "set_progress", None)
+    total_steps, step = epochs * len(batches) if set_progress else 0, 0
     optimizer = torch.optim.Adam(model.parameters(), lr=lr)
     scheduler = None
     if schedule == "cosine":
@@ -87,7 +96,10 @@ def train_classifier(
             if hasattr(part, "set_epoch"):
                 part.set_epoch(epoch)
         for images, labels in batches:
-            loss = F.cross_entropy(model(images.to(device)), labels.to(device))
+            if set_progress:
+                set_progress(step / total_steps)
+                step += 1
+            loss = criterion(model(images.to(device)), labels.to(device))
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()

@@ -247,6 +247,7 @@ def train_classifier_on(
     *,
     channels: int,
     draws: Callable[[Dataset, int, torch.Generator], Any] | None = None,
+    loss_for: Callable[[nn.Module, int], Callable] | None = None,
     device: Any = "cpu",
     progress: bool = False,
     desc: str = "classifier",
@@ -261,6 +262,8 @@ def train_classifier_on(
         draws: ``(dataset, n_samples, generator) -> sampler`` of the item indices; by
             default uniform over ``dataset``, a fresh permutation each pass, from a
             generator seeded with ``seed``.
+        loss_for: ``(classifier, seed) -> criterion`` for a loss-level method, which may
+            adapt the classifier in place (LDAM's cosine head); default cross-entropy.
 
     Returns:
         (the trained classifier, its training time in seconds).
@@ -275,6 +278,7 @@ def train_classifier_on(
     )
     loader = DataLoader(dataset, batch_size=batch_size, sampler=sampler)
     model = make_classifier(profile["classifier"], channels, len(torch.unique(labels)), seed)
+    criterion = loss_for(model, seed) if loss_for is not None else None
     started = time.perf_counter()
     train_classifier(
         model,
@@ -283,6 +287,7 @@ def train_classifier_on(
         lr=profile["lr"],
         schedule=profile["lr_schedule"],
         device=device,
+        criterion=criterion,
         progress=progress,
         desc=desc,
     )
