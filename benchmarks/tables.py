@@ -14,7 +14,9 @@ that the folder's ``tables.json`` describes, each with
 - ``methods``: the names to show, in order (default: every name, in order of first row);
 - ``seeds``: the seeds to show (default: every seed);
 - ``where``: ``{field: [values]}``, the rows to consider (default: all);
-- ``title``: the heading (default ``Comparison, profile `<profile>```).
+- ``title``: the heading (default ``Comparison, profile `<profile>```);
+- ``paired``: names to compare every row with, seed by seed (a section of paired
+  differences in balanced-test ACSA, mean ± standard error over the seeds both have).
 
 Of several rows of one (name, seed) that pass, the one appended last is shown.
 
@@ -195,6 +197,36 @@ def quality_lines(chosen: dict[str, dict[int, dict]]) -> list[str]:
     return lines + [""]
 
 
+def paired_lines(chosen: dict[str, dict[int, dict]], references: list[str]) -> list[str]:
+    """Each row's balanced-test ACSA minus each reference's, seed by seed: mean ± standard error."""
+    references = [name for name in references if name in chosen]
+    if not references:
+        return []
+    lines = [
+        "## Paired differences — balanced test ACSA (percentage points)",
+        "",
+        "Each cell: the row's ACSA minus the column's, seed by seed, mean ± standard error (the standard "
+        "deviation of the differences / √n) over the n seeds both have.",
+        "",
+        "| method | " + " | ".join(f"− {name}" for name in references) + " |",
+        "|---|" + "---|" * len(references),
+    ]
+    for name, by_seed in chosen.items():
+        cells = []
+        for reference in references:
+            seeds = sorted(by_seed.keys() & chosen[reference].keys())
+            gaps = [100 * (by_seed[s]["balanced"]["acsa"] - chosen[reference][s]["balanced"]["acsa"]) for s in seeds]
+            if name == reference or not gaps:
+                cells.append("—")
+            elif len(gaps) == 1:
+                cells.append(f"{gaps[0]:+.2f} (n = 1)")
+            else:
+                error = statistics.stdev(gaps) / math.sqrt(len(gaps))
+                cells.append(f"{statistics.mean(gaps):+.2f} ± {error:.2f} (n = {len(gaps)})")
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    return lines + [""]
+
+
 def names_lines(chosen: dict[str, dict[int, dict]]) -> list[str]:
     """The rows shown under another name than the one they were measured under."""
     renamed: dict[tuple[str, str], set[str]] = {}
@@ -258,7 +290,8 @@ def markdown(folder: Path, spec: dict[str, Any], display: list[dict[str, Any]] |
             cells = " | ".join(f"{m:.2f}" if len(rows) == 1 else f"{m:.2f} ± {sd:.2f}" for m, sd in scores.values())
             lines.append(f"| {name} | {len(rows)} | {cells} | {paper} | {seconds[0]:.1f} | {seconds[1]:.1f} |")
         lines.append("")
-    return "\n".join(lines + quality_lines(chosen) + names_lines(chosen))
+    paired = paired_lines(chosen, spec.get("paired", []))
+    return "\n".join(lines + paired + quality_lines(chosen) + names_lines(chosen))
 
 
 def generate(folder: str | os.PathLike, display: list[dict[str, Any]] | None = None) -> dict[str, str]:

@@ -430,3 +430,20 @@ def test_machine_description_names_the_cpu_model(compare, tmp_path):
     assert cpu_model(cpuinfo) == ""
     assert cpu_model(tmp_path / "absent") == ""
     assert describe_machine()["processor"].endswith(cpu_model()) and describe_machine()["processor"].strip()
+
+
+def test_paired_differences_are_seed_by_seed_with_standard_errors(tables):
+    def rows(*acsa):
+        return {seed: {"balanced": {"acsa": value}} for seed, value in enumerate(acsa)}
+
+    chosen = {
+        "base": rows(0.80, 0.82, 0.81),
+        "better": rows(0.81, 0.84, 0.83),
+        "single": {2: {"balanced": {"acsa": 0.9}}},
+    }
+    lines = tables.paired_lines(chosen, ["base", "missing"])
+    assert "| − base |" in lines[4]
+    # differences 1, 2, 2 points: mean 1.67, sd 0.577, standard error 0.33
+    assert "| better | +1.67 ± 0.33 (n = 3) |" in lines
+    assert "| base | — |" in lines and "| single | +9.00 (n = 1) |" in lines
+    assert tables.paired_lines(chosen, ["missing"]) == []
