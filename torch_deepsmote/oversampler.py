@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import logging
 import os
 from collections import OrderedDict
 from typing import Any
@@ -28,11 +29,14 @@ from torch_deepsmote._utils.validation import (
 from torch_deepsmote.latent.index import LatentIndex
 from torch_deepsmote.latent.neighbors import BACKENDS
 from torch_deepsmote.nn.autoencoder import ConvAutoencoder, default_latent_dim
+from torch_deepsmote.nn.estimate import check_fit_memory, estimate_fit, time_fit
 from torch_deepsmote.nn.ranges import to_network_range
 from torch_deepsmote.nn.training import check_batch_size, fit_autoencoder
 from torch_deepsmote.recipes import DEFAULT_RECIPE, Recipe, resolve_recipe
 
 __all__ = ["DeepSMOTE"]
+
+logger = logging.getLogger(__name__)
 
 
 class DeepSMOTE(EstimatorParams):
@@ -166,8 +170,17 @@ class DeepSMOTE(EstimatorParams):
                 same data, options and int ``random_state`` (see
                 :func:`~torch_deepsmote.fit_autoencoder`).
 
+        Before training, the fit's cost is estimated
+        (:func:`~torch_deepsmote.nn.estimate.estimate_fit`) and logged at INFO level by the
+        ``torch_deepsmote.oversampler`` logger, with its seconds per epoch timed on a copy
+        of the model when the fit has at least 100 steps.
+
         Returns:
             ``self``.
+
+        Raises:
+            ValueError: when the estimate's memory is more than this machine has
+                (:func:`~torch_deepsmote.nn.estimate.check_fit_memory`), before any step.
         """
         images = check_images(X)
         return self._fit(images, _label_coding(y, images.shape[0]), checkpoint)
@@ -175,12 +188,36 @@ class DeepSMOTE(EstimatorParams):
     def _fit(self, images: torch.Tensor, coding: LabelCoding, checkpoint: str | os.PathLike | None) -> "DeepSMOTE":
         """:meth:`fit` on validated (N, C, H, W) images and their labels' coding."""
         self.recipe_ = self._check_params()
-        resolve_sampling_strategy(self.sampling_strategy, coding)  # bad forms fail before training
+        strategy = resolve_sampling_strategy(self.sampling_strategy, coding)  # bad forms fail before training
         self.image_shape_ = tuple(images.shape[1:])
         device = resolve_device(self.device)
         seeds = torch.randint(2**62, (3,), generator=check_generator(self.random_state)).tolist()
         autoencoder = self._initial_autoencoder(seeds[0])
+        grown = [code for code, n_new in strategy.items() if n_new > 0]
+        estimate = estimate_fit(
+            autoencoder,
+            images,
+            coding.codes,
+            grown,
+            batch_size=self.batch_size,
+            epochs=self.epochs,
+            penalty=self.recipe_.penalty,
+            validation_fraction=self.validation_fraction,
+            device=device,
+        )
+        check_fit_memory(estimate)  # before the float32 copy and any training step
         network_images = to_network_range(images)
+        if logger.isEnabledFor(logging.INFO):  # the steps are timed only for the line that shows them
+            recipe = self.recipe_
+            estimate = time_fit(
+                estimate,
+                autoencoder,
+                network_images,
+                coding.codes,
+                penalty=recipe.penalty,
+                penalty_weight=recipe.penalty_weight,
+            )
+            logger.info("%s", estimate)
         self.history_ = fit_autoencoder(
             autoencoder,
             network_images,

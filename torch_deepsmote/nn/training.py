@@ -44,7 +44,9 @@ that died. Under ``torch.distributed`` only rank 0 writes it.
 
 from __future__ import annotations
 
+import copy
 import os
+import time
 from typing import Any, Callable
 
 import torch
@@ -58,7 +60,7 @@ from torch_deepsmote.nn.autoencoder import ConvAutoencoder
 from torch_deepsmote.nn.checkpoint import check_checkpoint, resume, run_identity, save_checkpoint
 from torch_deepsmote.nn.early_stopping import BestEpoch, held_out_loss, split_held_out
 
-__all__ = ["PENALTIES", "check_batch_size", "fit_autoencoder"]
+__all__ = ["PENALTIES", "check_batch_size", "fit_autoencoder", "time_training_step"]
 
 PENALTIES = ("paper", "official", "none")
 OFFICIAL_CLASS_BATCH = 100
@@ -289,13 +291,15 @@ def fit_autoencoder(
             class_batch = None
             if penalty == "official":
                 class_batch = _official_class_batch(images, labels, generator).to(device, memory_format=layout)
-            reconstruction, penalty_term = step(
-                images[batch].to(device, memory_format=layout), items.to(device), partners.to(device), class_batch
+            reconstruction, penalty_term, loss = _train_step(
+                step,
+                optimizer,
+                penalty_weight,
+                images[batch].to(device, memory_format=layout),
+                items.to(device),
+                partners.to(device),
+                class_batch,
             )
-            loss = reconstruction + penalty_weight * penalty_term
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
             terms = torch.stack([reconstruction.detach(), penalty_term.detach(), loss.new_ones(())])
             sums += terms.double() * batch.numel()
         if world_size > 1:
@@ -324,6 +328,73 @@ def fit_autoencoder(
     if checkpoint is not None and rank == 0:
         checkpoint.unlink(missing_ok=True)
     return history
+
+
+def _train_step(
+    step: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    penalty_weight: float,
+    images: torch.Tensor,
+    items: torch.Tensor,
+    partners: torch.Tensor,
+    class_batch: torch.Tensor | None,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """One Adam step on a (B, C, H, W) batch; returns the reconstruction, penalty and summed loss."""
+    reconstruction, penalty_term = step(images, items, partners, class_batch)
+    loss = reconstruction + penalty_weight * penalty_term
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    optimizer.step()
+    return reconstruction, penalty_term, loss
+
+
+def time_training_step(
+    model: ConvAutoencoder,
+    images: torch.Tensor,
+    labels: torch.Tensor,
+    *,
+    batch_size: int,
+    penalty: str = "none",
+    penalty_weight: float = 1.0,
+    device: Any = None,
+    steps: int = 3,
+) -> float:
+    """Seconds one training step takes: the mean of ``steps`` steps after one warm-up step.
+
+    The steps are :func:`fit_autoencoder`'s, on the first ``batch_size`` of the (N, C, H, W)
+    ``images`` in [-1, 1] with their (N,) int64 ``labels``, but they train a copy of
+    ``model`` with an Adam of its own and draw from a generator of their own: ``model``
+    and every generator a fit draws from are left as they were.
+    """
+    device = resolve_device(device)
+    layout = _training_layout(device)
+    trained = copy.deepcopy(model).to(device, memory_format=layout).train()
+    step = _AutoencoderLoss(trained, penalty)
+    optimizer = torch.optim.Adam(trained.parameters(), fused=_has_fused_adam(device))
+    generator = torch.Generator().manual_seed(0)
+    batch = torch.arange(min(batch_size, images.shape[0]))
+
+    def one_step() -> None:
+        items, partners = same_class_derangement(labels[batch], generator)
+        class_batch = None
+        if penalty == "official":
+            class_batch = _official_class_batch(images, labels, generator).to(device, memory_format=layout)
+        inputs = images[batch].to(device, memory_format=layout), items.to(device), partners.to(device), class_batch
+        _train_step(step, optimizer, penalty_weight, *inputs)
+
+    one_step()
+    _synchronize(device)
+    start = time.perf_counter()
+    for _ in range(steps):
+        one_step()
+    _synchronize(device)
+    return (time.perf_counter() - start) / steps
+
+
+def _synchronize(device: torch.device) -> None:
+    """Wait for the queued kernels of a CUDA ``device`` (a clock read is then their end)."""
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
 
 
 def _epoch_record(epoch: int, sums: torch.Tensor, penalty_weight: float) -> EpochRecord:
