@@ -22,6 +22,7 @@ from torch_deepsmote.nn.estimate import (
     time_fit,
 )
 from torch_deepsmote.nn.ranges import to_network_range
+from torch_deepsmote.nn.sources import TensorSource
 from torch_deepsmote.nn.training import _batches, time_training_step
 from torch_deepsmote.recipes import DEFAULT_RECIPE, RECIPES
 
@@ -36,7 +37,8 @@ def small_model() -> ConvAutoencoder:
 
 def small_estimate(penalty: str = "none"):
     images, labels = blob_images(COUNTS)
-    return estimate_fit(small_model(), images, labels, [1, 2], batch_size=16, epochs=3, penalty=penalty, device="cpu")
+    source = TensorSource(images)
+    return estimate_fit(small_model(), source, labels, [1, 2], batch_size=16, epochs=3, penalty=penalty, device="cpu")
 
 
 def refuse_to_train(*args, **kwargs):
@@ -47,7 +49,8 @@ def refuse_to_train(*args, **kwargs):
 def test_the_parameter_count_is_the_built_models(shape, latent_dim, width):
     model = ConvAutoencoder(shape, latent_dim, width=width, generator=torch.Generator().manual_seed(0))
     images = torch.zeros((4, *shape), dtype=torch.uint8)
-    estimate = estimate_fit(model, images, torch.tensor([0, 0, 1, 1]), [1], batch_size=2, epochs=1, device="cpu")
+    codes = torch.tensor([0, 0, 1, 1])
+    estimate = estimate_fit(model, TensorSource(images), codes, [1], batch_size=2, epochs=1, device="cpu")
     assert estimate.parameters == sum(p.numel() for p in model.parameters())
 
 
@@ -76,8 +79,8 @@ def test_the_memory_is_the_sum_of_its_parts(penalty, copies):
     assert activation_bytes(small_model(), 16, penalty, 30) == activations
     assert estimate.training_bytes == 16 * parameters + activations  # weights, gradients, Adam's two moments
     n_images, grown = sum(COUNTS), 12 + 6
-    # uint8 images + float32 copy + float32 latents + float16 residuals + the largest grown class while indexed
-    assert estimate.ram_bytes == n_images * image * (1 + 4) + n_images * 8 * 4 + grown * image * 2 + 12 * image * 12
+    # uint8 images (no float32 copy) + float32 latents + float16 residuals + the largest grown class while indexed
+    assert estimate.ram_bytes == n_images * image * 1 + n_images * 8 * 4 + grown * image * 2 + 12 * image * 12
     assert estimate.input_bytes == n_images * image
     assert estimate.steps_per_epoch == 3
 
@@ -149,9 +152,9 @@ def test_the_estimate_is_logged_at_info(caplog):
 def test_small_fits_are_not_timed_and_large_ones_are(monkeypatch):
     images, labels = blob_images(COUNTS)
     estimate = small_estimate()
-    assert time_fit(estimate, small_model(), to_network_range(images), labels) is estimate
+    assert time_fit(estimate, small_model(), TensorSource(images), labels) is estimate
     monkeypatch.setattr(estimate_module, "MIN_TIMED_FIT_STEPS", 9)
-    timed = time_fit(estimate, small_model(), to_network_range(images), labels)
+    timed = time_fit(estimate, small_model(), TensorSource(images), labels)
     assert timed.seconds_per_epoch > 0 and dataclasses.replace(timed, seconds_per_epoch=None) == estimate
 
 

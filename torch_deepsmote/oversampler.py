@@ -30,7 +30,7 @@ from torch_deepsmote.latent.index import LatentIndex
 from torch_deepsmote.latent.neighbors import BACKENDS
 from torch_deepsmote.nn.autoencoder import ConvAutoencoder, default_latent_dim
 from torch_deepsmote.nn.estimate import check_fit_memory, estimate_fit, time_fit
-from torch_deepsmote.nn.ranges import to_network_range
+from torch_deepsmote.nn.sources import TensorSource
 from torch_deepsmote.nn.training import check_batch_size, fit_autoencoder
 from torch_deepsmote.recipes import DEFAULT_RECIPE, Recipe, resolve_recipe
 
@@ -183,20 +183,21 @@ class DeepSMOTE(EstimatorParams):
                 (:func:`~torch_deepsmote.nn.estimate.check_fit_memory`), before any step.
         """
         images = check_images(X)
-        return self._fit(images, _label_coding(y, images.shape[0]), checkpoint)
+        return self._fit(TensorSource(images), _label_coding(y, images.shape[0]), checkpoint)
 
-    def _fit(self, images: torch.Tensor, coding: LabelCoding, checkpoint: str | os.PathLike | None) -> "DeepSMOTE":
-        """:meth:`fit` on validated (N, C, H, W) images and their labels' coding."""
+    def _fit(self, source: Any, coding: LabelCoding, checkpoint: str | os.PathLike | None) -> "DeepSMOTE":
+        """:meth:`fit` on an image source (:mod:`torch_deepsmote.nn.sources`) of validated
+        images and their labels' coding."""
         self.recipe_ = self._check_params()
         strategy = resolve_sampling_strategy(self.sampling_strategy, coding)  # bad forms fail before training
-        self.image_shape_ = tuple(images.shape[1:])
+        self.image_shape_ = tuple(source.image_shape)
         device = resolve_device(self.device)
         seeds = torch.randint(2**62, (3,), generator=check_generator(self.random_state)).tolist()
         autoencoder = self._initial_autoencoder(seeds[0])
         grown = [code for code, n_new in strategy.items() if n_new > 0]
         estimate = estimate_fit(
             autoencoder,
-            images,
+            source,
             coding.codes,
             grown,
             batch_size=self.batch_size,
@@ -205,14 +206,13 @@ class DeepSMOTE(EstimatorParams):
             validation_fraction=self.validation_fraction,
             device=device,
         )
-        check_fit_memory(estimate)  # before the float32 copy and any training step
-        network_images = to_network_range(images)
+        check_fit_memory(estimate)  # before any training step
         if logger.isEnabledFor(logging.INFO):  # the steps are timed only for the line that shows them
             recipe = self.recipe_
             estimate = time_fit(
                 estimate,
                 autoencoder,
-                network_images,
+                source,
                 coding.codes,
                 penalty=recipe.penalty,
                 penalty_weight=recipe.penalty_weight,
@@ -220,7 +220,7 @@ class DeepSMOTE(EstimatorParams):
             logger.info("%s", estimate)
         self.history_ = fit_autoencoder(
             autoencoder,
-            network_images,
+            source,
             coding.codes,
             epochs=self.epochs,
             batch_size=self.batch_size,
@@ -236,7 +236,7 @@ class DeepSMOTE(EstimatorParams):
         )
         autoencoder.to(device).eval()
         self.sample_seed_ = seeds[2]
-        self._index(autoencoder, network_images, coding, images.dtype)
+        self._index(autoencoder, source, coding)
         return self
 
     def reindex(self, X: Any, y: Any) -> "DeepSMOTE":
@@ -254,29 +254,30 @@ class DeepSMOTE(EstimatorParams):
         self._check_fitted()
         self.recipe_ = self._check_params()
         images = check_images(X)
-        coding = _label_coding(y, images.shape[0])
-        if tuple(images.shape[1:]) != self.image_shape_ or coding.classes != self._coding.classes:
+        return self._reindex(TensorSource(images), _label_coding(y, images.shape[0]))
+
+    def _reindex(self, source: Any, coding: LabelCoding) -> "DeepSMOTE":
+        """:meth:`reindex` on an image source of validated images and their labels' coding."""
+        if tuple(source.image_shape) != self.image_shape_ or coding.classes != self._coding.classes:
             raise ValueError(
                 f"`X` and `y` must hold the images and classes the model was fitted on: images of shape "
-                f"{self.image_shape_} and classes {list(self._coding.classes)}, got {tuple(images.shape[1:])} "
+                f"{self.image_shape_} and classes {list(self._coding.classes)}, got {tuple(source.image_shape)} "
                 f"and {list(coding.classes)}."
             )
-        self._index(self.autoencoder_, to_network_range(images), coding, images.dtype)
+        self._index(self.autoencoder_, source, coding)
         return self
 
-    def _index(
-        self, autoencoder: ConvAutoencoder, network_images: torch.Tensor, coding: LabelCoding, dtype: torch.dtype
-    ) -> None:
+    def _index(self, autoencoder: ConvAutoencoder, source: Any, coding: LabelCoding) -> None:
         self._coding = coding
         self._strategy = resolve_sampling_strategy(self.sampling_strategy, coding)
         grown = [code for code, n_new in self._strategy.items() if n_new > 0]
         self.index_ = LatentIndex.build(
             autoencoder,
-            network_images,
+            source,
             coding.codes,
             grown,
             self.k_neighbors,
-            dtype=dtype,
+            dtype=source.dtype,
             knn_backend=self.knn_backend,
             class_names=coding.classes,
         )
@@ -361,7 +362,7 @@ class DeepSMOTE(EstimatorParams):
         strategy = resolve_sampling_strategy(self.sampling_strategy, coding)
         latent_dim = default_latent_dim(images.shape[1]) if self.latent_dim is None else self.latent_dim
         _check_sample_memory(sum(strategy.values()), images, latent_dim)  # before training
-        new_images, new_labels = self._fit(images, coding, checkpoint=None).sample()
+        new_images, new_labels = self._fit(TensorSource(images), coding, checkpoint=None).sample()
         old_labels = coding.decode(coding.codes)
         if isinstance(new_labels, torch.Tensor):
             return torch.cat([images, new_images]), torch.cat([old_labels, new_labels])

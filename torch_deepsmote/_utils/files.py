@@ -33,26 +33,44 @@ import torch
 
 from torch_deepsmote._utils.warn import warn
 
-__all__ = ["FORMAT_VERSION", "atomic_save", "fingerprint", "read_envelope", "tensor_digest", "write_envelope"]
+__all__ = [
+    "FORMAT_VERSION",
+    "atomic_save",
+    "fingerprint",
+    "read_envelope",
+    "tensor_digest",
+    "update_tensor_digest",
+    "write_envelope",
+]
 
 FORMAT_VERSION = 6
 
 
-def fingerprint(images: torch.Tensor, labels: torch.Tensor, config: dict[str, Any]) -> str:
+def fingerprint(images: Any, labels: torch.Tensor, config: dict[str, Any]) -> str:
     """SHA-256 hex digest of the images' bytes, the labels and a JSON-able ``config``.
 
     Args:
-        images: (N, C, H, W) training images (any dtype).
+        images: (N, C, H, W) training images (any dtype), or an image source
+            (:mod:`torch_deepsmote.nn.sources`), which gives the digest of its images' tensor.
         labels: (N,) labels.
         config: every option that changes the model, JSON-serialisable.
     """
     digest = hashlib.sha256()
     digest.update(json.dumps({"format": FORMAT_VERSION, **config}, sort_keys=True).encode())
-    for tensor in (images, labels):
-        contiguous = tensor.detach().cpu().contiguous()
-        digest.update(f"{contiguous.dtype}{tuple(contiguous.shape)}".encode())
-        digest.update(contiguous.view(torch.uint8).numpy().tobytes())
+    if isinstance(images, torch.Tensor):
+        update_tensor_digest(digest, images)
+    else:
+        images.update_digest(digest)
+    update_tensor_digest(digest, labels)
     return digest.hexdigest()
+
+
+def update_tensor_digest(digest: Any, tensor: torch.Tensor) -> None:
+    """Feed ``digest`` a tensor's dtype and shape, then its bytes (which may as well be fed a
+    batch of rows at a time, in order)."""
+    contiguous = tensor.detach().cpu().contiguous()
+    digest.update(f"{contiguous.dtype}{tuple(contiguous.shape)}".encode())
+    digest.update(contiguous.view(torch.uint8).numpy().tobytes())
 
 
 def tensor_digest(tensors: Mapping[str, torch.Tensor]) -> str:

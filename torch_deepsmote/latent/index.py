@@ -21,6 +21,7 @@ from torch_deepsmote.latent.smote import SmoteDraw, draw_smote, interpolate
 from torch_deepsmote.latent.variations import borrowable_rows, nearest_classes, variation_pool
 from torch_deepsmote.nn.autoencoder import ConvAutoencoder
 from torch_deepsmote.nn.ranges import from_network_range
+from torch_deepsmote.nn.sources import as_source
 from torch_deepsmote.recipes import Recipe
 
 __all__ = ["INFERENCE_BATCH", "LatentIndex"]
@@ -33,6 +34,11 @@ def encode(autoencoder: ConvAutoencoder, images: torch.Tensor) -> torch.Tensor:
     """(N, C, H, W) images in [-1, 1] → (N, latent_dim) latents on the model's device."""
     device = next(autoencoder.parameters()).device
     return torch.cat([autoencoder.encode(chunk.to(device)) for chunk in images.split(INFERENCE_BATCH)])
+
+
+def _encode_batches(autoencoder: ConvAutoencoder, source: Any, index_batches: tuple[torch.Tensor, ...]) -> torch.Tensor:
+    """(n, latent_dim) latents of the images of ``index_batches`` read from ``source``."""
+    return torch.cat([encode(autoencoder, images) for images in source.batches(index_batches)])
 
 
 @torch.inference_mode()
@@ -73,7 +79,7 @@ class LatentIndex:
     def build(
         cls,
         autoencoder: ConvAutoencoder,
-        network_images: torch.Tensor,
+        images: Any,
         codes: torch.Tensor,
         grown: list[int],
         k_neighbors: int,
@@ -82,15 +88,20 @@ class LatentIndex:
         knn_backend: str = "auto",
         class_names: tuple[Any, ...] | None = None,
     ) -> "LatentIndex":
-        """Index (N, C, H, W) images in [-1, 1] with (N,) class codes.
+        """Index N images with (N,) class codes, a class at a time, :data:`INFERENCE_BATCH`
+        images at a time.
 
         Args:
+            images: (N, C, H, W) images in [-1, 1], or an image source
+                (:mod:`torch_deepsmote.nn.sources`).
             grown: the codes of the classes to grow (their latents, tables and
                 residuals are kept; every class lends variations).
             class_names: the labels named in warnings (default: the codes).
         """
+        source = as_source(images)
         n_classes = int(codes.max()) + 1
-        latents = {code: encode(autoencoder, network_images[codes == code]) for code in range(n_classes)}
+        members = {code: torch.nonzero(codes == code).flatten().split(INFERENCE_BATCH) for code in range(n_classes)}
+        latents = {code: _encode_batches(autoencoder, source, members[code]) for code in range(n_classes)}
         neighbors = {code: _class_neighbors(z, k_neighbors, knn_backend) for code, z in latents.items()}
         variations, sources = variation_pool(latents, neighbors)
         index = cls(
@@ -107,8 +118,9 @@ class LatentIndex:
         for code in grown:
             _warn_if_small(code if class_names is None else class_names[code], len(latents[code]), k_neighbors)
             index.latents[code], index.neighbors[code] = latents[code], neighbors[code]
-            residual = network_images[codes == code] - decode(autoencoder, latents[code])
-            index.residuals[code] = residual.half()
+            chunks = zip(source.batches(members[code]), latents[code].split(INFERENCE_BATCH))
+            residuals = [(read - decode(autoencoder, latent)).half() for read, latent in chunks]
+            index.residuals[code] = torch.cat(residuals)
         return index
 
     # -- drawing and rendering ------------------------------------------------------------

@@ -15,6 +15,7 @@ import torch
 import torch.nn.functional as F
 
 from torch_deepsmote.nn.autoencoder import ConvAutoencoder
+from torch_deepsmote.nn.sources import as_source
 
 __all__ = ["BestEpoch", "held_out_loss", "split_held_out"]
 
@@ -48,16 +49,18 @@ def split_held_out(
 @torch.no_grad()
 def held_out_loss(
     model: ConvAutoencoder,
-    images: torch.Tensor,
+    images: Any,
     batch_size: int,
     device: torch.device,
     layout: torch.memory_format,
 ) -> torch.Tensor:
-    """(2,) float64 on ``device``: the summed reconstruction MSE per image of the
-    (M, C, H, W) ``images`` (eval mode) and M; the model is left in train mode."""
+    """(2,) float64 on ``device``: the summed reconstruction MSE per image of the M held-out
+    images (an image source, :mod:`torch_deepsmote.nn.sources`, or an (M, C, H, W) tensor
+    in [-1, 1]; eval mode) and M; the model is left in train mode."""
     model.eval()
     total = torch.zeros(2, dtype=torch.float64, device=device)
-    for chunk in images.split(batch_size):
+    source = as_source(images)
+    for chunk in source.batches(torch.arange(len(source)).split(batch_size)):
         chunk = chunk.to(device, memory_format=layout)
         total[0] += F.mse_loss(model(chunk), chunk, reduction="sum").double() / chunk[0].numel()
         total[1] += chunk.shape[0]

@@ -3,8 +3,8 @@
 :func:`estimate_fit` counts, without training, the autoencoder's parameters, the memory
 its training takes (16 bytes a parameter: float32 weights, gradients and Adam's two
 moments, plus the activations one training batch keeps for the backward pass) and the
-RAM the rest of the fit holds (the images, their float32 copy in [-1, 1], the latents
-and the residuals). :func:`check_fit_memory` refuses a fit that memory cannot hold, and
+RAM the rest of the fit holds (the images it holds, the latents and the residuals).
+:func:`check_fit_memory` refuses a fit that memory cannot hold, and
 :func:`time_fit` adds the seconds per epoch, measured on a few training steps of a copy
 of the model.
 """
@@ -22,6 +22,7 @@ from torch import nn
 from torch_deepsmote._utils.distributed import distributed_context
 from torch_deepsmote._utils.memory import available_memory, format_bytes
 from torch_deepsmote._utils.validation import resolve_device
+from torch_deepsmote.latent.index import INFERENCE_BATCH
 from torch_deepsmote.nn.autoencoder import ConvAutoencoder
 from torch_deepsmote.nn.training import OFFICIAL_CLASS_BATCH, time_training_step
 
@@ -31,7 +32,7 @@ TRAINING_BYTES_PER_PARAMETER = 16
 """float32 weight, gradient and Adam's two moments."""
 
 INDEXING_BYTES_PER_VALUE = 12
-"""While a grown class's residuals are made: its float32 copy, its decode and their difference."""
+"""While a batch of residuals is made: the images read in [-1, 1], their decode and the difference (float32)."""
 
 IMAGE_COPIES = {"none": 4, "official": 4, "paper": 8}
 """Image-sized tensors of a training step per penalty, besides the layers' outputs (:func:`activation_bytes`)."""
@@ -54,10 +55,10 @@ class FitEstimate:
         parameters: the autoencoder's parameter count.
         training_bytes: memory the training takes on ``device``: 16 bytes a parameter
             plus the activations of one training batch.
-        ram_bytes: RAM the fit holds besides: the images as given, their float32 copy,
-            the latents and the residuals of the classes to grow (and the largest such
-            class's float32 copy, decode and difference while its residuals are made).
-        input_bytes: of ``ram_bytes``, the images as given (already in memory).
+        ram_bytes: RAM the fit holds besides: the images a tensor source holds (a streamed
+            one holds none), the latents and the residuals of the classes to grow (and
+            one inference batch's images, decode and difference while they are made).
+        input_bytes: of ``ram_bytes``, the images held (already in memory).
         steps_per_epoch: training steps per epoch (of each process under ``torch.distributed``).
         seconds_per_epoch: measured by :func:`time_fit`; ``None`` when not timed.
     """
@@ -89,7 +90,7 @@ class FitEstimate:
         memory = (
             f"{self.parameters / 1e6:.3g} M parameters; training takes {format_bytes(self.training_bytes)} on "
             f"{self.device} (weights, gradients, Adam's moments and one batch's activations) and the fit "
-            f"{format_bytes(self.ram_bytes)} of RAM besides (images, their float32 copy, latents, residuals)"
+            f"{format_bytes(self.ram_bytes)} of RAM besides (images held, latents, residuals)"
         )
         if self.seconds_per_epoch is None:
             time = "time not measured"
@@ -107,7 +108,7 @@ class FitEstimate:
 
 def estimate_fit(
     model: ConvAutoencoder,
-    images: torch.Tensor,
+    source: Any,
     codes: torch.Tensor,
     grown: list[int],
     *,
@@ -117,8 +118,9 @@ def estimate_fit(
     validation_fraction: float = 0.0,
     device: Any = None,
 ) -> FitEstimate:
-    """The parameters and memory of fitting ``model`` on (N, C, H, W) ``images`` (as given)
-    with (N,) int64 class ``codes``, growing the classes ``grown``; nothing trains.
+    """The parameters and memory of fitting ``model`` on the N images of an image ``source``
+    (:mod:`torch_deepsmote.nn.sources`) with (N,) int64 class ``codes``, growing the classes
+    ``grown``; nothing trains.
 
     Args:
         penalty: the training's penalty (:data:`~torch_deepsmote.nn.training.PENALTIES`).
@@ -130,7 +132,7 @@ def estimate_fit(
     parameters = sum(parameter.numel() for parameter in model.parameters())
     activations = activation_bytes(model, batch_size, penalty, min(OFFICIAL_CLASS_BATCH, max(counts)))
     return FitEstimate(
-        n_images=images.shape[0],
+        n_images=len(source),
         image_shape=tuple(model.image_shape),
         width=model.width,
         latent_dim=model.latent_dim,
@@ -139,8 +141,8 @@ def estimate_fit(
         device=resolve_device(device),
         parameters=parameters,
         training_bytes=TRAINING_BYTES_PER_PARAMETER * parameters + activations,
-        ram_bytes=fit_ram_bytes(images, codes, grown, model.latent_dim),
-        input_bytes=images.numel() * images.element_size(),
+        ram_bytes=fit_ram_bytes(source, codes, grown, model.latent_dim),
+        input_bytes=source.held_bytes,
         steps_per_epoch=steps_per_epoch(n_train, batch_size),
     )
 
@@ -195,21 +197,21 @@ def layer_output_bytes(model: ConvAutoencoder) -> tuple[list[int], list[int]]:
     return encoder, decoder
 
 
-def fit_ram_bytes(images: torch.Tensor, codes: torch.Tensor, grown: list[int], latent_dim: int) -> int:
-    """RAM the fit holds besides training, for (N, C, H, W) ``images`` with (N,) ``codes``.
+def fit_ram_bytes(source: Any, codes: torch.Tensor, grown: list[int], latent_dim: int) -> int:
+    """RAM the fit holds besides training, for the N images of ``source`` with (N,) ``codes``.
 
-    The images as given, their float32 copy in [-1, 1], a float32 latent per image, a
+    The images the source holds (``source.held_bytes``), a float32 latent per image, a
     float16 residual per image of a class in ``grown`` (kept whatever the recipe's
-    ``detail``), and 12 bytes a value of the largest grown class while its residuals
-    are made (:meth:`~torch_deepsmote.latent.index.LatentIndex.build`).
+    ``detail``), and 12 bytes a value of one inference batch of the largest grown class
+    while its residuals are made (:meth:`~torch_deepsmote.latent.index.LatentIndex.build`).
     """
-    n_images, values = images.shape[0], images[0].numel()
+    values = math.prod(source.image_shape)
     grown_sizes = torch.bincount(codes)[grown].tolist() if grown else [0]
     return (
-        n_images * values * (images.element_size() + 4)
-        + n_images * latent_dim * 4
+        source.held_bytes
+        + len(source) * latent_dim * 4
         + sum(grown_sizes) * values * 2
-        + max(grown_sizes) * values * INDEXING_BYTES_PER_VALUE
+        + min(max(grown_sizes), INFERENCE_BATCH) * values * INDEXING_BYTES_PER_VALUE
     )
 
 
@@ -250,7 +252,7 @@ def check_fit_memory(estimate: FitEstimate) -> None:
             f"{estimate.request()} need {' and '.join(shortfalls)}: training takes "
             f"{format_bytes(estimate.training_bytes)} (the {estimate.parameters:,} parameters' weights, gradients "
             f"and Adam moments, and one batch's activations) and the rest of the fit "
-            f"{format_bytes(estimate.ram_bytes)} (the images, their float32 copy, latents and residuals). "
+            f"{format_bytes(estimate.ram_bytes)} (the images held, latents and residuals). "
             "Lower `width`, `latent_dim` or `batch_size`, or resize the images (e.g. with "
             "torchvision.transforms.v2.Resize)."
         )
@@ -259,7 +261,7 @@ def check_fit_memory(estimate: FitEstimate) -> None:
 def time_fit(
     estimate: FitEstimate,
     model: ConvAutoencoder,
-    network_images: torch.Tensor,
+    source: Any,
     codes: torch.Tensor,
     *,
     penalty: str = "none",
@@ -271,14 +273,14 @@ def time_fit(
     of fewer than two images, is returned untimed.
 
     Args:
-        network_images: (N, C, H, W) images in [-1, 1].
+        source: the image source (:mod:`torch_deepsmote.nn.sources`).
         codes: (N,) int64 class codes.
     """
-    if estimate.epochs * estimate.steps_per_epoch < MIN_TIMED_FIT_STEPS or network_images.shape[0] < 2:
+    if estimate.epochs * estimate.steps_per_epoch < MIN_TIMED_FIT_STEPS or len(source) < 2:
         return estimate
     seconds = time_training_step(
         model,
-        network_images,
+        source,
         codes,
         batch_size=estimate.batch_size,
         penalty=penalty,

@@ -59,6 +59,7 @@ from torch_deepsmote._utils.validation import check_float, check_generator, chec
 from torch_deepsmote.nn.autoencoder import ConvAutoencoder
 from torch_deepsmote.nn.checkpoint import check_checkpoint, resume, run_identity, save_checkpoint
 from torch_deepsmote.nn.early_stopping import BestEpoch, held_out_loss, split_held_out
+from torch_deepsmote.nn.sources import as_source
 
 __all__ = ["PENALTIES", "check_batch_size", "fit_autoencoder", "time_training_step"]
 
@@ -144,13 +145,13 @@ def _rank_batches(
     return batches[:usable][rank::world_size]
 
 
-def _official_class_batch(images: torch.Tensor, labels: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
-    """Up to 100 images of one class drawn uniformly among the classes."""
+def _official_class_batch(source: Any, labels: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+    """Up to 100 images of one class drawn uniformly among the classes, read from the image ``source``."""
     classes = torch.unique(labels)
     chosen = classes[torch.randint(classes.numel(), (1,), generator=generator)]
     members = torch.nonzero(labels == chosen).flatten()
     pick = torch.randperm(members.numel(), generator=generator)[:OFFICIAL_CLASS_BATCH]
-    return images[members[pick]]
+    return source.read(members[pick])
 
 
 def _training_layout(device: torch.device) -> torch.memory_format:
@@ -179,7 +180,7 @@ def check_batch_size(batch_size: Any) -> int:
 
 def fit_autoencoder(
     model: ConvAutoencoder,
-    images: torch.Tensor,
+    images: torch.Tensor | Any,
     labels: torch.Tensor,
     *,
     epochs: int,
@@ -200,7 +201,9 @@ def fit_autoencoder(
 
     Args:
         model: the autoencoder to train (moved to ``device``).
-        images: (N, C, H, W) float images scaled to [-1, 1].
+        images: (N, C, H, W) float images scaled to [-1, 1], or an image source
+            (:mod:`torch_deepsmote.nn.sources`: a tensor converted a batch at a time, or a
+            dataset streamed through a ``DataLoader``), read one batch at a time.
         labels: (N,) int64 class labels.
         epochs: passes over the data (0 trains nothing).
         batch_size: images per step.
@@ -238,9 +241,10 @@ def fit_autoencoder(
     )
     n_iter_no_change = check_int("n_iter_no_change", n_iter_no_change, minimum=1)
     tol = check_float("tol", tol, minimum=0.0)
-    if images.shape[0] < 2 or labels.shape != images.shape[:1]:
+    source = as_source(images)
+    if len(source) < 2 or tuple(labels.shape) != (len(source),):
         raise ValueError(
-            f"`images` must hold at least 2 images with one label each, got {images.shape[0]} "
+            f"`images` must hold at least 2 images with one label each, got {len(source)} "
             f"images and labels of shape {tuple(labels.shape)}."
         )
     device = resolve_device(device)
@@ -249,7 +253,7 @@ def fit_autoencoder(
     held_out, best = None, BestEpoch(n_iter_no_change, tol)
     if validation_fraction > 0:
         kept, held = split_held_out(labels, validation_fraction, generator)
-        images, labels, held_out = images[kept], labels[kept], images[held]
+        source, labels, held_out = source.subset(kept), labels[kept], source.subset(held)
 
     layout = _training_layout(device)
     model.to(device, memory_format=layout).train()
@@ -271,7 +275,7 @@ def fit_autoencoder(
         )
         if held_out is not None:
             options |= dict(validation_fraction=validation_fraction, n_iter_no_change=n_iter_no_change, tol=tol)
-        identity = run_identity(model, images, labels, generator, options)
+        identity = run_identity(model, source, labels, generator, options)
         start, history, best_state = resume(checkpoint, identity, model, optimizer, generator)
         if best_state is not None:
             best.load_state_dict(best_state)
@@ -286,16 +290,17 @@ def fit_autoencoder(
     )
     for epoch in bar:
         sums = torch.zeros(3, dtype=torch.float64, device=device)
-        for batch in _rank_batches(images.shape[0], batch_size, generator, rank, world_size):
+        batches = _rank_batches(len(source), batch_size, generator, rank, world_size)
+        for batch, batch_images in zip(batches, source.batches(batches)):
             items, partners = same_class_derangement(labels[batch], generator)
             class_batch = None
             if penalty == "official":
-                class_batch = _official_class_batch(images, labels, generator).to(device, memory_format=layout)
+                class_batch = _official_class_batch(source, labels, generator).to(device, memory_format=layout)
             reconstruction, penalty_term, loss = _train_step(
                 step,
                 optimizer,
                 penalty_weight,
-                images[batch].to(device, memory_format=layout),
+                batch_images.to(device, memory_format=layout),
                 items.to(device),
                 partners.to(device),
                 class_batch,
@@ -350,7 +355,7 @@ def _train_step(
 
 def time_training_step(
     model: ConvAutoencoder,
-    images: torch.Tensor,
+    images: torch.Tensor | Any,
     labels: torch.Tensor,
     *,
     batch_size: int,
@@ -362,7 +367,7 @@ def time_training_step(
     """Seconds one training step takes: the mean of ``steps`` steps after one warm-up step.
 
     The steps are :func:`fit_autoencoder`'s, on the first ``batch_size`` of the (N, C, H, W)
-    ``images`` in [-1, 1] with their (N,) int64 ``labels``, but they train a copy of
+    ``images`` in [-1, 1] (or of an image source) with their (N,) int64 ``labels``, but they train a copy of
     ``model`` with an Adam of its own and draw from a generator of their own: ``model``
     and every generator a fit draws from are left as they were.
     """
@@ -372,14 +377,16 @@ def time_training_step(
     step = _AutoencoderLoss(trained, penalty)
     optimizer = torch.optim.Adam(trained.parameters(), fused=_has_fused_adam(device))
     generator = torch.Generator().manual_seed(0)
-    batch = torch.arange(min(batch_size, images.shape[0]))
+    source = as_source(images)
+    batch = torch.arange(min(batch_size, len(source)))
+    batch_images = source.read(batch)
 
     def one_step() -> None:
         items, partners = same_class_derangement(labels[batch], generator)
         class_batch = None
         if penalty == "official":
-            class_batch = _official_class_batch(images, labels, generator).to(device, memory_format=layout)
-        inputs = images[batch].to(device, memory_format=layout), items.to(device), partners.to(device), class_batch
+            class_batch = _official_class_batch(source, labels, generator).to(device, memory_format=layout)
+        inputs = batch_images.to(device, memory_format=layout), items.to(device), partners.to(device), class_batch
         _train_step(step, optimizer, penalty_weight, *inputs)
 
     one_step()
