@@ -230,13 +230,13 @@ def test_one_decoder_call_per_batch(tensor_dataset, monkeypatch):
 
 def test_second_construction_is_served_from_the_cache(tensor_dataset, monkeypatch, isolated_cache):
     fits = []
-    original_fit = DeepSMOTE.fit
+    original_fit = DeepSMOTE._fit
 
     def counting_fit(self, *args, **kwargs):
         fits.append(1)
         return original_fit(self, *args, **kwargs)
 
-    monkeypatch.setattr(DeepSMOTE, "fit", counting_fit)
+    monkeypatch.setattr(DeepSMOTE, "_fit", counting_fit)
     first = _wrap(tensor_dataset)
     second = _wrap(tensor_dataset)
     assert len(fits) == 1 and not first.from_cache and second.from_cache
@@ -255,8 +255,8 @@ def test_second_construction_is_served_from_the_cache(tensor_dataset, monkeypatc
 
 def test_another_k_or_strategy_reuses_the_cached_autoencoder(tensor_dataset, monkeypatch, isolated_cache):
     fits = []
-    original_fit = DeepSMOTE.fit
-    monkeypatch.setattr(DeepSMOTE, "fit", lambda self, *a, **kw: fits.append(1) or original_fit(self, *a, **kw))
+    original_fit = DeepSMOTE._fit
+    monkeypatch.setattr(DeepSMOTE, "_fit", lambda self, *a, **kw: fits.append(1) or original_fit(self, *a, **kw))
     _wrap(tensor_dataset, k_neighbors=3)
     other_k = _wrap(tensor_dataset, k_neighbors=2)
     other_strategy = _wrap(tensor_dataset, sampling_strategy={1: 20, 2: 10})
@@ -498,8 +498,8 @@ def test_fitted_oversampler_is_used_as_is_and_an_unfitted_one_is_fitted_in_place
     images, labels = tensor_dataset.tensors
     fitted = _oversampler().fit(images, labels)
     fits = []
-    original_fit = DeepSMOTE.fit
-    monkeypatch.setattr(DeepSMOTE, "fit", lambda self, *a, **kw: fits.append(1) or original_fit(self, *a, **kw))
+    original_fit = DeepSMOTE._fit
+    monkeypatch.setattr(DeepSMOTE, "_fit", lambda self, *a, **kw: fits.append(1) or original_fit(self, *a, **kw))
     ds = DeepSMOTEDataset(tensor_dataset, fitted)
     assert ds.oversampler is fitted and ds.from_cache is False and fits == []
 

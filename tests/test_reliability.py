@@ -61,15 +61,15 @@ def _tensor_dataset(counts=(30, 12, 6), side=8):
 
 @pytest.fixture
 def fits(monkeypatch):
-    """The number of DeepSMOTE fits run during a test."""
+    """The number of DeepSMOTE fits run during a test (`fit` and `DeepSMOTEDataset` both go through `_fit`)."""
     calls = []
-    original = DeepSMOTE.fit
+    original = DeepSMOTE._fit
 
     def counting(self, *args, **kwargs):
         calls.append(1)
         return original(self, *args, **kwargs)
 
-    monkeypatch.setattr(DeepSMOTE, "fit", counting)
+    monkeypatch.setattr(DeepSMOTE, "_fit", counting)
     return calls
 
 

@@ -34,8 +34,6 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-import torch
-
 from torch_deepsmote._utils.distributed import is_main_process
 from torch_deepsmote._utils.files import fingerprint, read_envelope, write_envelope
 from torch_deepsmote._utils.labels import LabelCoding
@@ -113,10 +111,11 @@ def resolve_cache_dir(cache_dir: Any) -> Path | None:
     return folder
 
 
-def cache_key(oversampler: DeepSMOTE, images: torch.Tensor, coding: LabelCoding) -> str:
-    """The fingerprint of a fit: (N, C, H, W) images, their labels and the model's options."""
+def cache_key(oversampler: DeepSMOTE, source: Any, coding: LabelCoding) -> str:
+    """The fingerprint of a fit: the raw images of an image source (:mod:`torch_deepsmote.nn.sources`;
+    held or streamed, the same key), their labels and the model's options."""
     config = oversampler.model_config() | {"classes": [repr(label) for label in coding.classes]}
-    return fingerprint(images, coding.codes, config)
+    return fingerprint(source, coding.codes, config)
 
 
 def entry_path(cache_dir: Path, key: str) -> Path:
@@ -129,10 +128,12 @@ def checkpoint_path(cache_dir: Path, key: str) -> Path:
     return Path(cache_dir) / f"deepsmote-{key[:32]}.partial.pt"
 
 
-def fit_or_load(oversampler: DeepSMOTE, images: torch.Tensor, coding: LabelCoding, cache_dir: Any) -> bool:
-    """Fit ``oversampler`` on (N, C, H, W) images, or restore it from the cache.
+def fit_or_load(oversampler: DeepSMOTE, source: Any, coding: LabelCoding, cache_dir: Any) -> bool:
+    """Fit ``oversampler`` on the raw images of an image source, or restore it from the cache.
 
     Args:
+        source: the images, held (:class:`~torch_deepsmote.nn.sources.TensorSource`) or
+            streamed (:class:`~torch_deepsmote.data.streaming.DatasetSource`).
         cache_dir: the folder; ``None`` or ``True`` = :func:`default_cache_dir`,
             ``False`` = no cache (see :func:`resolve_cache_dir`).
 
@@ -144,29 +145,28 @@ def fit_or_load(oversampler: DeepSMOTE, images: torch.Tensor, coding: LabelCodin
         without it (one warning).
     """
     folder = resolve_cache_dir(cache_dir)
-    labels = coding.decode(coding.codes)
     if folder is None or oversampler.random_state is None:
-        oversampler.fit(images, labels)
+        oversampler._fit(source, coding, None)
         return False
-    key = cache_key(oversampler, images, coding)
+    key = cache_key(oversampler, source, coding)
     if _load(oversampler, folder, key):
         if oversampler.index_.k_neighbors != oversampler.k_neighbors or oversampler.sampling_strategy_ != _wanted(
             oversampler, coding
         ):
-            oversampler.reindex(images, labels)  # the same autoencoder, other tables
+            oversampler._reindex(source, coding)  # the same autoencoder, other tables
         return True
     problem = _unwritable(folder)
     if problem is not None:
         _warn_unwritable(folder, problem)
-        oversampler.fit(images, labels)
+        oversampler._fit(source, coding, None)
         return False
     try:
-        oversampler.fit(images, labels, checkpoint=checkpoint_path(folder, key))
+        oversampler._fit(source, coding, checkpoint_path(folder, key))
     except OSError as error:
         if not _is_cache_failure(error, folder):
             raise
         _warn_unwritable(folder, error)  # e.g. the disk filled up mid-training: train once more, without it
-        oversampler.fit(images, labels)
+        oversampler._fit(source, coding, None)
         return False
     if is_main_process():
         try:

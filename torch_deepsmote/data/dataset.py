@@ -11,17 +11,23 @@ import torch
 from torch.utils.data import Dataset
 
 from torch_deepsmote._utils.labels import LabelCoding
-from torch_deepsmote._utils.memory import DATASET_ITEM_BYTES, check_memory
+from torch_deepsmote._utils.memory import DATASET_ITEM_BYTES, available_memory, check_memory
 from torch_deepsmote._utils.sampling_strategy import resolve_sampling_strategy
 from torch_deepsmote._utils.seeding import mix_seed
 from torch_deepsmote._utils.validation import check_bool, check_int
 from torch_deepsmote.data.cache import fit_or_load, resolve_cache_dir
 from torch_deepsmote.data.items import RawFormat
 from torch_deepsmote.data.reading import base_attribute, read_format, read_images, read_item, read_targets
+from torch_deepsmote.data.streaming import DatasetSource, held_size
 from torch_deepsmote.latent.smote import SmoteDraw
+from torch_deepsmote.nn.sources import TensorSource
 from torch_deepsmote.oversampler import DeepSMOTE
 
-__all__ = ["DeepSMOTEDataset", "MAX_EPOCH"]
+__all__ = ["DeepSMOTEDataset", "MAX_EPOCH", "STREAM_SHARE"]
+
+STREAM_SHARE = 0.25
+"""With ``stream=None``, the base images are streamed when holding them would take more
+than this share of the memory available."""
 
 MAX_EPOCH = 2**63 - 1
 """The largest epoch :meth:`DeepSMOTEDataset.set_epoch` takes (it is kept in an int64)."""
@@ -57,6 +63,9 @@ class DeepSMOTEDataset(Dataset):
     options were fitted before; with another ``k_neighbors`` or ``sampling_strategy``
     its tables are recomputed from the cached autoencoder, never retrained (see
     :mod:`torch_deepsmote.data.cache`). A fitted ``oversampler`` is used as it is.
+    The fit reads the base images either held in one tensor (read once) or streamed
+    through a ``DataLoader`` a batch at a time, never held (``stream``); both give the
+    same model and the same cache entry.
 
     Args:
         dataset: map-style dataset yielding ``(image, label)``.
@@ -71,6 +80,11 @@ class DeepSMOTEDataset(Dataset):
             selects (the epoch lives in shared memory, so it reaches DataLoader workers,
             persistent ones too); epoch 0's items are those of ``False``, which keeps
             one fixed set, as the paper does.
+        stream: how the fit reads the base images: ``False`` holds them in one tensor,
+            ``True`` streams them from ``dataset`` each epoch (bounded memory, a read
+            per image per epoch); ``None`` streams when the tensor would take more than
+            a quarter of the memory available (:data:`STREAM_SHARE`).
+        num_workers: ``DataLoader`` workers that read ahead while the fit streams.
     """
 
     def __init__(
@@ -83,12 +97,16 @@ class DeepSMOTEDataset(Dataset):
         targets: Sequence[Any] | torch.Tensor | None = None,
         cache_dir: str | Path | None | bool = None,
         fresh_per_epoch: bool = True,
+        stream: bool | None = None,
+        num_workers: int = 0,
     ) -> None:
         # Every argument is checked before the dataset is read or anything trains.
         self.dataset = dataset
         self.transform = _check_callable("transform", transform)
         self.target_transform = _check_callable("target_transform", target_transform)
         self.fresh_per_epoch = check_bool("fresh_per_epoch", fresh_per_epoch)
+        stream = None if stream is None else check_bool("stream", stream)
+        num_workers = check_int("num_workers", num_workers, minimum=0)
         self._epoch = torch.zeros((), dtype=torch.long).share_memory_()
         if oversampler is None:
             oversampler = DeepSMOTE()
@@ -107,10 +125,11 @@ class DeepSMOTEDataset(Dataset):
         check_memory("sampling_strategy", n_new, DATASET_ITEM_BYTES, "DeepSMOTEDataset")
         if fitted:  # only the images' format is read
             self.raw_format = read_format(dataset)[0]
-            self.from_cache = False
+            self.from_cache, self.streamed = False, False
         else:
-            self.raw_format, images = read_images(dataset, len(coding.codes), progress)
-            self.from_cache = fit_or_load(oversampler, images, coding, False if folder is None else folder)
+            self.raw_format, source = _image_source(dataset, len(coding.codes), stream, num_workers, progress)
+            self.streamed = isinstance(source, DatasetSource)
+            self.from_cache = fit_or_load(oversampler, source, coding, False if folder is None else folder)
         self.oversampler = oversampler
         _check_compatible(oversampler, self.raw_format, coding)
         self._classes, self._integer_labels = coding.classes, coding.integer
@@ -311,6 +330,21 @@ class DeepSMOTEDataset(Dataset):
                 f"fresh_per_epoch={self.fresh_per_epoch}",
             ]
         )
+
+
+def _image_source(
+    dataset: Dataset, n_items: int, stream: bool | None, num_workers: int, progress: bool
+) -> tuple[RawFormat, Any]:
+    """The raw format of the base images and the image source the fit reads them from."""
+    head = read_format(dataset)
+    raw_format = head[0]
+    if stream is None:
+        available = available_memory()
+        stream = available is not None and held_size(n_items, raw_format) > STREAM_SHARE * available
+    if stream:
+        logger.info("streaming the %d base images to the fit with %d DataLoader worker(s)", n_items, num_workers)
+        return raw_format, DatasetSource(dataset, raw_format, num_workers=num_workers)
+    return raw_format, TensorSource(read_images(dataset, n_items, progress, head)[1])
 
 
 def _check_callable(name: str, function: Any) -> Callable | None:

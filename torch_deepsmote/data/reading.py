@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Sequence
 
 import numpy as np
 import torch
@@ -23,6 +23,8 @@ __all__ = [
     "read_format",
     "read_images",
     "read_item",
+    "raw_chw",
+    "check_raw_values",
     "read_targets",
     "split_item",
 ]
@@ -165,35 +167,52 @@ def _read_raw(dataset: Dataset, index: int) -> Any:
         ) from error
 
 
-def read_images(dataset: Dataset, n_items: int, progress: bool) -> tuple[RawFormat, torch.Tensor]:
-    """The raw format and an (N, C, H, W) tensor of every base image."""
-    raw_format, first = read_format(dataset)
+def read_images(
+    dataset: Dataset, n_items: int, progress: bool, head: tuple[RawFormat, Any] | None = None
+) -> tuple[RawFormat, torch.Tensor]:
+    """The raw format and an (N, C, H, W) tensor of every base image; ``head`` is
+    :func:`read_format`'s answer when it was asked already."""
+    raw_format, first = read_format(dataset) if head is None else head
     images = torch.empty((n_items, *raw_format.shape), dtype=raw_format.dtype)
     for index in tqdm(range(n_items), desc="reading images", leave=False, disable=not progress):
         item = first if index == 0 else read_item(dataset, index)[0]
-        if not raw_format.matches(item):
-            try:
-                found = RawFormat.of(item) if isinstance(item, type(first)) else type(item).__name__
-            except (TypeError, ValueError) as error:
-                found = f"not an image this package reads ({error})"
-            raise ValueError(
-                f"`dataset` items must all share one image format; {describe_item(dataset, 0)} is {raw_format}, "
-                f"{describe_item(dataset, index)} is {found}."
-            )
-        images[index] = raw_format.to_chw(item)
-    if images.is_floating_point():
-        finite = torch.isfinite(images)
-        if not bool(finite.all()):
-            first = int(torch.nonzero(~finite.flatten(1).all(1))[0])
-            raise ValueError(
-                f"`dataset` must yield images with finite pixel values, got "
-                f"{int((~finite).sum())} NaN or infinite value(s) (first in {describe_item(dataset, first)})."
-            )
-        low, high = float(images.min()), float(images.max())
-        if low < 0 or high > 1:
-            raise ValueError(
-                f"`dataset` must yield raw images (uint8, or float in [0, 1]), got float images with "
-                f"values in [{low:.4g}, {high:.4g}] (normalised tensors?): give DeepSMOTEDataset the raw "
-                "images (base `transform=None`) and pass normalisation as its `transform=`."
-            )
+        images[index] = raw_chw(item, raw_format, dataset, index)
+    check_raw_values(images, dataset, range(n_items))
     return raw_format, images
+
+
+def raw_chw(image: Any, raw_format: RawFormat, dataset: Dataset, index: int) -> torch.Tensor:
+    """Item ``index``'s image as a (C, H, W) tensor of ``raw_format`` (that of item 0);
+    an image of another format raises an error naming both items."""
+    if not raw_format.matches(image):
+        try:
+            found = RawFormat.of(image)
+        except (TypeError, ValueError) as error:
+            found = f"a {type(image).__name__}, not an image this package reads ({error})"
+        raise ValueError(
+            f"`dataset` items must all share one image format; {describe_item(dataset, 0)} is {raw_format}, "
+            f"{describe_item(dataset, index)} is {found}."
+        )
+    return raw_format.to_chw(image)
+
+
+def check_raw_values(images: torch.Tensor, dataset: Dataset, indices: Sequence[int]) -> None:
+    """Refuse float (B, C, H, W) images of the items ``indices`` that are not finite values in [0, 1]."""
+    if not images.is_floating_point():
+        return
+    finite = torch.isfinite(images)
+    if not bool(finite.all()):
+        first = indices[int(torch.nonzero(~finite.flatten(1).all(1))[0])]
+        raise ValueError(
+            f"`dataset` must yield images with finite pixel values, got "
+            f"{int((~finite).sum())} NaN or infinite value(s) (first in {describe_item(dataset, first)})."
+        )
+    low, high = float(images.min()), float(images.max())
+    if low < 0 or high > 1:
+        outside = ((images < 0) | (images > 1)).flatten(1).any(1)
+        first = indices[int(torch.nonzero(outside)[0])]
+        raise ValueError(
+            f"`dataset` must yield raw images (uint8, or float in [0, 1]), got float images with "
+            f"values in [{low:.4g}, {high:.4g}] (first in {describe_item(dataset, first)}; normalised tensors?): "
+            "give DeepSMOTEDataset the raw images (base `transform=None`) and pass normalisation as its `transform=`."
+        )
