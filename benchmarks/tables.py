@@ -19,6 +19,8 @@ that the folder's ``tables.json`` describes, each with
   differences in balanced-test ACSA, mean ± standard error over the seeds both have).
 
 Of several rows of one (name, seed) that pass, the one appended last is shown.
+Rows that record a ``fit_cost`` (``large_images.py``) add a "Fit cost" section: memory,
+autoencoder seconds per epoch and generation speed, mean over the seeds.
 
 Names: a name that meant another recipe at an earlier commit (``"DeepSMOTE (default)"``
 once meant SMOTE interpolation) is shown under today's name for that recipe. The map is
@@ -227,6 +229,39 @@ def paired_lines(chosen: dict[str, dict[int, dict]], references: list[str]) -> l
     return lines + [""]
 
 
+FIT_COST = {
+    "rss_before_fit_mib": ("RSS before the fit, MiB", "{:.0f}"),
+    "peak_rss_fit_mib": ("peak RSS in it, MiB", "{:.0f}"),
+    "rss_after_fit_mib": ("RSS after it, MiB", "{:.0f}"),
+    "autoencoder_seconds_per_epoch": ("autoencoder s/epoch", "{:.2f}"),
+    "generation_items_per_s": ("synthetic items/s", "{:.0f}"),
+}
+
+
+def fit_cost_lines(chosen: dict[str, dict[int, dict]]) -> list[str]:
+    """The fit's cost per method, mean over the seeds, for rows that record a ``fit_cost``
+    (``benchmarks/large_images.py``)."""
+    rows = {
+        name: [row["fit_cost"] for row in by_seed.values() if "fit_cost" in row] for name, by_seed in chosen.items()
+    }
+    rows = {name: found for name, found in rows.items() if found}
+    if not rows:
+        return []
+    lines = [
+        "## Fit cost",
+        "",
+        "Mean over the seeds. RSS: the resident memory of the run's own process (base images, model, "
+        "imported libraries); synthetic items/s: every synthetic item served once through a `DataLoader`.",
+        "",
+        "| method | seeds | " + " | ".join(label for label, _ in FIT_COST.values()) + " |",
+        "|---|---|" + "---|" * len(FIT_COST),
+    ]
+    for name, found in rows.items():
+        cells = [form.format(statistics.mean(cost[key] for cost in found)) for key, (_, form) in FIT_COST.items()]
+        lines.append(f"| {name} | {len(found)} | " + " | ".join(cells) + " |")
+    return lines + [""]
+
+
 def names_lines(chosen: dict[str, dict[int, dict]]) -> list[str]:
     """The rows shown under another name than the one they were measured under."""
     renamed: dict[tuple[str, str], set[str]] = {}
@@ -291,7 +326,7 @@ def markdown(folder: Path, spec: dict[str, Any], display: list[dict[str, Any]] |
             lines.append(f"| {name} | {len(rows)} | {cells} | {paper} | {seconds[0]:.1f} | {seconds[1]:.1f} |")
         lines.append("")
     paired = paired_lines(chosen, spec.get("paired", []))
-    return "\n".join(lines + paired + quality_lines(chosen) + names_lines(chosen))
+    return "\n".join(lines + paired + fit_cost_lines(chosen) + quality_lines(chosen) + names_lines(chosen))
 
 
 def generate(folder: str | os.PathLike, display: list[dict[str, Any]] | None = None) -> dict[str, str]:

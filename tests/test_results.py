@@ -15,7 +15,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 BENCHMARKS = ROOT / "benchmarks"
 RESULTS = BENCHMARKS / "results"
-FOLDERS = sorted(path.parent for path in RESULTS.glob("*/runs.jsonl"))
+FOLDERS = sorted(path.parent for pattern in ("*/runs.jsonl", "*/*/runs.jsonl") for path in RESULTS.glob(pattern))
 LIMIT_BYTES = 5 * 1024 * 1024
 # What every row records (``compare.py`` writes these; the merged rows of earlier runs have them too).
 FIELDS = {"profile", "method", "seed", "commit", "machine", "settings", "balanced", "resample_seconds", "train_seconds"}
@@ -33,7 +33,7 @@ def test_there_is_one_folder_per_profile():
     assert {folder.name for folder in FOLDERS} >= {"smoke", "cpu", "cpu-long", "cpu-longer", "gpu", "ablation"}
 
 
-@pytest.mark.parametrize("folder", FOLDERS, ids=[folder.name for folder in FOLDERS])
+@pytest.mark.parametrize("folder", FOLDERS, ids=[str(folder.relative_to(RESULTS)) for folder in FOLDERS])
 def test_every_table_is_generated_from_the_runs_file_byte_for_byte(tables, folder):
     generated = tables.generate(folder)
     assert generated, f"{folder.name}: no tables"
@@ -50,7 +50,7 @@ def test_every_table_is_generated_from_the_runs_file_byte_for_byte(tables, folde
     )
 
 
-@pytest.mark.parametrize("folder", FOLDERS, ids=[folder.name for folder in FOLDERS])
+@pytest.mark.parametrize("folder", FOLDERS, ids=[str(folder.relative_to(RESULTS)) for folder in FOLDERS])
 def test_each_row_records_one_measurement_of_one_protocol(tables, folder):
     rows = tables.read_runs(folder / tables.RUNS)
     assert rows
