@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 import torch
 from imblearn.over_sampling import SMOTE
 from torch import nn
-from torch.utils.data import Dataset, RandomSampler
+from torch.utils.data import Dataset, RandomSampler, Sampler
 
 from torch_deepsmote import RECIPES, DeepSMOTE, DeepSMOTEDataset
 from torch_deepsmote.baselines.amdo import AMDO
@@ -247,6 +247,46 @@ class SyntheticOnly(OwnDraws):
         return [synthetic[i] for i in RandomSampler(synthetic, num_samples=n_samples, generator=generator)]
 
 
+class AtRealPrior(OwnDraws):
+    """Classes drawn at the imbalanced training set's prior (class c with probability n_c / N,
+    n_c its real items), and within a class uniformly over every item of the class, real or
+    added: the added items change which images a class shows, not how often it is shown."""
+
+    def draws(self, n_samples: int, generator: torch.Generator) -> Sampler[int]:
+        """``n_samples`` item indices a pass, drawn afresh each pass."""
+        return PriorDraws(torch.as_tensor(self.dataset.targets), self.n_real, n_samples, generator)
+
+
+class PriorDraws(Sampler[int]):
+    """The draws of :class:`AtRealPrior`: ``n_samples`` a pass from ``generator``."""
+
+    def __init__(self, targets: torch.Tensor, n_real: int, n_samples: int, generator: torch.Generator) -> None:
+        self.prior = torch.bincount(targets[:n_real], minlength=int(targets.max()) + 1).double()
+        self.members = [torch.nonzero(targets == label).flatten() for label in range(len(self.prior))]
+        self.n_samples, self.generator = n_samples, generator
+
+    def __len__(self) -> int:
+        return self.n_samples
+
+    def __iter__(self) -> Iterator[int]:
+        classes = torch.multinomial(self.prior, self.n_samples, replacement=True, generator=self.generator)
+        draws = torch.empty(self.n_samples, dtype=torch.long)
+        for label, members in enumerate(self.members):
+            at = torch.nonzero(classes == label).flatten()
+            draws[at] = members[torch.randint(len(members), (len(at),), generator=self.generator)]
+        return iter(draws.tolist())
+
+
+def at_real_prior(method: Method) -> Method:
+    """``method`` whose classifier draws classes at the real prior (see :class:`AtRealPrior`)."""
+
+    def prior_method(images, labels, seed, settings, transform) -> Dataset:
+        return AtRealPrior(method(images, labels, seed, settings, transform), len(labels))
+
+    prior_method.__doc__ = f"{method.__doc__} Classes drawn at the real prior."
+    return prior_method
+
+
 def deferred(method: Method, warmup: float) -> Method:
     """``method`` whose classifier sees only the real items for the first ``warmup``
     share of its steps (see :class:`DeferredRebalancing`)."""
@@ -366,6 +406,10 @@ METHODS: dict[str, Method] = {
     # real counts, without its re-weighting, which balanced draws would apply a second time.
     "random oversampling + LDAM": with_loss(random_oversampling, ldam_loss),
     "DeepSMOTE (default) + LDAM": with_loss(deepsmote(), ldam_loss),
+    # The best loss of the `cpu-long` profile (logit adjustment) corrects the prior itself, and with
+    # the balanced set's prior it is plain cross-entropy: its classes are drawn at the real prior.
+    "random oversampling + logit adjustment": at_real_prior(with_loss(random_oversampling, logit_adjusted_loss)),
+    "DeepSMOTE (default) + logit adjustment": at_real_prior(with_loss(deepsmote(), logit_adjusted_loss)),
 }
 # Methods that add no image: their rows have no synthetic-image quality.
 PLAIN = (
@@ -375,5 +419,6 @@ PLAIN = (
     "LDAM-DRW",
     "logit-adjusted loss = Balanced Softmax",
     "random oversampling + LDAM",
+    "random oversampling + logit adjustment",
 )
 GENERATIVE = tuple(name for name in METHODS if name not in PLAIN)

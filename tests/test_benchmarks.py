@@ -447,3 +447,18 @@ def test_paired_differences_are_seed_by_seed_with_standard_errors(tables):
     assert "| better | +1.67 ± 0.33 (n = 3) |" in lines
     assert "| base | — |" in lines and "| single | +9.00 (n = 1) |" in lines
     assert tables.paired_lines(chosen, ["missing"]) == []
+
+
+def test_draws_at_the_real_prior_show_added_items_as_often_as_the_real_class_was(compare):
+    from methods import AtRealPrior
+    from torch_deepsmote.evaluation.demo import TensorImages
+
+    labels = torch.tensor([0] * 60 + [1] * 30 + [2] * 10 + [1] * 30 + [2] * 50)  # 100 real items, then 80 added
+    dataset = AtRealPrior(TensorImages(torch.zeros(180, 1, 2, 2, dtype=torch.uint8), labels), n_real=100)
+    sampler = dataset.draws(20_000, torch.Generator().manual_seed(0))
+    first, second = list(sampler), list(sampler)
+    assert len(first) == len(sampler) == 20_000 and first != second  # drawn afresh each pass
+    shares = torch.bincount(labels[first], minlength=3).double() / len(first)
+    assert torch.allclose(shares, torch.tensor([0.6, 0.3, 0.1], dtype=torch.float64), atol=0.015)
+    drawn = torch.tensor(first)
+    assert (drawn[labels[drawn] == 2] >= 130).double().mean() == pytest.approx(50 / 60, abs=0.05)  # added items too
