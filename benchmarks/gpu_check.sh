@@ -40,10 +40,13 @@ stage tests 90 python3 -m pytest -q -x --device "$DEVICE" tests/test_neighbors.p
 stage knn-backends 45 python3 benchmarks/knn_backends.py --device "$DEVICE" --budget-s 8 --out "$WORK/knn_backends"
 stage throughput 80 python3 benchmarks/throughput.py --device "$DEVICE" --root data/fashion-mnist --width 64 \
     --no-slow-variants --knn-budget-s 8 --out "$WORK/throughput"
+# Larger images: the autoencoder's pretraining speed at 3×128×128 (width 64, 2000 images).
+stage fit-128 60 python3 benchmarks/fit_speed.py --device "$DEVICE" --image-shape 3 128 128 --n-images 2000 \
+    --penalties none --epochs 3
 # The comparison resumes from the rows already measured on a GPU (the first run's seed 0)
 # and adds the missing ones; what it reaches in its time is kept.
 mkdir -p "$WORK/compare"
 [ "$PROFILE" = gpu ] && cp benchmarks/results/gpu/runs.jsonl "$WORK/compare/"
-stage compare 330 python3 benchmarks/compare.py --profile "$PROFILE" --device "$DEVICE" --root data/fashion-mnist \
+stage compare 270 python3 benchmarks/compare.py --profile "$PROFILE" --device "$DEVICE" --root data/fashion-mnist \
     --out "$WORK/compare" --seeds ${SEEDS:-0 1 2} \
     --methods "DeepSMOTE (default)" "random oversampling" SMOTE none "DeepSMOTE (paper penalty)"
