@@ -462,3 +462,17 @@ def test_draws_at_the_real_prior_show_added_items_as_often_as_the_real_class_was
     assert torch.allclose(shares, torch.tensor([0.6, 0.3, 0.1], dtype=torch.float64), atol=0.015)
     drawn = torch.tensor(first)
     assert (drawn[labels[drawn] == 2] >= 130).double().mean() == pytest.approx(50 / 60, abs=0.05)  # added items too
+
+
+def test_fit_speed_times_random_images_of_any_shape():
+    import subprocess
+    import sys
+
+    command = [sys.executable, str(BENCHMARKS / "fit_speed.py"), "--image-shape", "3", "12", "10", "--n-images", "20"]
+    command += ["--penalties", "none", "paper", "--epochs", "2", "--width", "4", "--batch-size", "10"]
+    output = subprocess.run(command, capture_output=True, text=True, check=True, timeout=300).stdout
+    assert "| penalty | s / epoch (20 random images of 3×12×10, batch 10, width 4) |" in output
+    assert [line.split("|")[1].strip() for line in output.splitlines() if line.startswith("| ")][1:] == [
+        "none",
+        "paper",
+    ]
