@@ -476,3 +476,15 @@ def test_fit_speed_times_random_images_of_any_shape():
         "none",
         "paper",
     ]
+
+
+def test_residual_cost_serves_the_same_model_three_ways(tmp_path):
+    import subprocess
+    import sys
+
+    out = tmp_path / "cost.json"
+    command = [sys.executable, str(BENCHMARKS / "residual_cost.py"), "--side", "8", "--images", "62", "--repeats", "1"]
+    subprocess.run(command + ["--out", str(out)], capture_output=True, text=True, check=True, timeout=300)
+    result = json.loads(out.read_text())
+    assert set(result["items_per_s"]) == {"residuals held", "residuals memory-mapped", "decode alone"}
+    assert all(rate > 0 for rate in result["items_per_s"].values()) and result["synthetic_items"] == 4 * 32 - 30

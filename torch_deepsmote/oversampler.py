@@ -280,6 +280,7 @@ class DeepSMOTE(EstimatorParams):
             dtype=source.dtype,
             knn_backend=self.knn_backend,
             class_names=coding.classes,
+            residuals_on_disk=source.held_bytes == 0,  # a streamed fit holds no image, nor their residuals
         )
 
     def _initial_autoencoder(self, seed: int) -> ConvAutoencoder:

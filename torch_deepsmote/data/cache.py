@@ -4,9 +4,12 @@ A cache entry is one file named after a SHA-256 fingerprint of the training imag
 their labels and every option that changes the trained autoencoder
 (:meth:`DeepSMOTE.model_config <torch_deepsmote.DeepSMOTE.model_config>`), holding
 everything the fit learned (:meth:`DeepSMOTE.fitted_state
-<torch_deepsmote.DeepSMOTE.fitted_state>`). Files are written atomically and read back
-verified, with ``weights_only=True`` (:mod:`torch_deepsmote._utils.files`); an unusable
-entry is reported in a warning, retrained and overwritten.
+<torch_deepsmote.DeepSMOTE.fitted_state>`) but the residuals, which go to a file of their
+own beside it (``deepsmote-<key>.f16``, float16 rows, its SHA-256 in the entry) and are
+memory-mapped when the entry is loaded (:mod:`torch_deepsmote.latent.residuals`). Files
+are written atomically and read back verified, with ``weights_only=True``
+(:mod:`torch_deepsmote._utils.files`); an unusable entry is reported in a warning,
+retrained and overwritten.
 
 While it trains, the autoencoder checkpoints each epoch beside the entry
 (``deepsmote-<key>.partial.pt``), so building the same dataset again after a crash
@@ -39,6 +42,7 @@ from torch_deepsmote._utils.files import fingerprint, read_envelope, write_envel
 from torch_deepsmote._utils.labels import LabelCoding
 from torch_deepsmote._utils.sampling_strategy import resolve_sampling_strategy
 from torch_deepsmote._utils.warn import warn
+from torch_deepsmote.latent.residuals import open_rows, write_rows
 from torch_deepsmote.oversampler import DeepSMOTE
 
 __all__ = [
@@ -48,6 +52,7 @@ __all__ = [
     "default_cache_dir",
     "entry_path",
     "fit_or_load",
+    "residual_path",
     "resolve_cache_dir",
 ]
 
@@ -118,6 +123,11 @@ def cache_key(oversampler: DeepSMOTE, source: Any, coding: LabelCoding) -> str:
     return fingerprint(source, coding.codes, config)
 
 
+def residual_path(cache_dir: Path, key: str) -> Path:
+    """Where the residual rows of the entry for fingerprint ``key`` live."""
+    return Path(cache_dir) / f"deepsmote-{key[:32]}.f16"
+
+
 def entry_path(cache_dir: Path, key: str) -> Path:
     """Where the entry for fingerprint ``key`` lives."""
     return Path(cache_dir) / f"deepsmote-{key[:32]}.pt"
@@ -170,7 +180,7 @@ def fit_or_load(oversampler: DeepSMOTE, source: Any, coding: LabelCoding, cache_
         return False
     if is_main_process():
         try:
-            path = write_envelope(entry_path(folder, key), key, oversampler.fitted_state())
+            path = _write_entry(oversampler, folder, key)
         except OSError as error:
             if not _is_cache_failure(error, folder):
                 raise
@@ -210,6 +220,20 @@ def _warn_unwritable(folder: Path, error: OSError) -> None:
     )
 
 
+def _write_entry(oversampler: DeepSMOTE, folder: Path, key: str) -> Path:
+    """Write the fitted state: its residual rows to :func:`residual_path`, then the rest, with the
+    rows' SHA-256, to :func:`entry_path` (the entry last, so that it never names a missing file)."""
+    state = oversampler.fitted_state()
+    residuals = {int(code): rows for code, rows in state.pop("residuals")}
+    rows_path = residual_path(folder, key)
+    state["residual_file"] = {
+        "name": rows_path.name,
+        "sha256": write_rows(rows_path, residuals),
+        "rows": [[code, len(rows)] for code, rows in residuals.items()],
+    }
+    return write_envelope(entry_path(folder, key), key, state)
+
+
 def _load(oversampler: DeepSMOTE, folder: Path, key: str) -> bool:
     """Restore the entry ``key`` into ``oversampler``; False when absent or unusable (with a warning)."""
     path = entry_path(folder, key)
@@ -220,10 +244,27 @@ def _load(oversampler: DeepSMOTE, folder: Path, key: str) -> bool:
     if payload is None:
         return False
     try:
+        stored = payload.pop("residual_file", None)
+        if stored is not None:
+            rows = open_rows(
+                folder / stored["name"],
+                {int(code): int(n) for code, n in stored["rows"]},
+                tuple(payload["architecture"]["image_shape"]),
+                stored["sha256"],
+            )
+            if rows is None:
+                warn(
+                    f"Ignoring the cache file {path}: its residual file {stored['name']} is missing or corrupt; "
+                    "training anew."
+                )
+                return False
+            payload["residuals"] = list(rows.items())
         oversampler.load_fitted_state(payload)
     except Exception as error:  # a checksummed entry of an unexpected layout
         warn(f"Ignoring the cache file {path}: it cannot be restored ({type(error).__name__}: {error}); training anew.")
         return False
+    if stored is not None:
+        oversampler.index_.residual_file = str(folder / stored["name"])
     logger.info("loaded the fitted DeepSMOTE model from %s", path)
     return True
 

@@ -17,6 +17,7 @@ import torch
 
 from torch_deepsmote._utils.warn import warn
 from torch_deepsmote.latent.neighbors import kneighbors
+from torch_deepsmote.latent.residuals import temporary_rows
 from torch_deepsmote.latent.smote import SmoteDraw, draw_smote, interpolate
 from torch_deepsmote.latent.variations import borrowable_rows, nearest_classes, variation_pool
 from torch_deepsmote.nn.autoencoder import ConvAutoencoder
@@ -63,6 +64,8 @@ class LatentIndex:
         variation_sources: (V,) int64 class of each variation.
         class_means: (n_classes, d) mean latent of each class.
         k_neighbors: the ``k`` the tables were built with.
+        residual_file: where the residuals are memory-mapped from (``"temporary file"``
+            or a cache file's path); ``None``: held in memory.
     """
 
     autoencoder: ConvAutoencoder
@@ -74,6 +77,7 @@ class LatentIndex:
     variation_sources: torch.Tensor
     class_means: torch.Tensor
     k_neighbors: int
+    residual_file: str | None = None
 
     @classmethod
     def build(
@@ -87,6 +91,7 @@ class LatentIndex:
         dtype: torch.dtype,
         knn_backend: str = "auto",
         class_names: tuple[Any, ...] | None = None,
+        residuals_on_disk: bool = False,
     ) -> "LatentIndex":
         """Index N images with (N,) class codes, a class at a time, :data:`INFERENCE_BATCH`
         images at a time.
@@ -97,6 +102,8 @@ class LatentIndex:
             grown: the codes of the classes to grow (their latents, tables and
                 residuals are kept; every class lends variations).
             class_names: the labels named in warnings (default: the codes).
+            residuals_on_disk: write the residuals to a memory-mapped temporary file
+                (:mod:`.residuals`) instead of holding them.
         """
         source = as_source(images)
         n_classes = int(codes.max()) + 1
@@ -115,12 +122,19 @@ class LatentIndex:
             class_means=torch.stack([z.float().mean(0) for z in latents.values()]).cpu(),
             k_neighbors=k_neighbors,
         )
+        counts = {code: len(latents[code]) for code in grown}
+        if residuals_on_disk:
+            index.residuals, index.residual_file = temporary_rows(counts, tuple(source.image_shape)), "temporary file"
         for code in grown:
-            _warn_if_small(code if class_names is None else class_names[code], len(latents[code]), k_neighbors)
+            _warn_if_small(code if class_names is None else class_names[code], counts[code], k_neighbors)
             index.latents[code], index.neighbors[code] = latents[code], neighbors[code]
             chunks = zip(source.batches(members[code]), latents[code].split(INFERENCE_BATCH))
-            residuals = [(read - decode(autoencoder, latent)).half() for read, latent in chunks]
-            index.residuals[code] = torch.cat(residuals)
+            residuals = ((read - decode(autoencoder, latent)).half() for read, latent in chunks)
+            if residuals_on_disk:
+                for start, residual in zip(range(0, counts[code], INFERENCE_BATCH), residuals):
+                    index.residuals[code][start : start + len(residual)] = residual
+            else:
+                index.residuals[code] = torch.cat(list(residuals))
         return index
 
     # -- drawing and rendering ------------------------------------------------------------

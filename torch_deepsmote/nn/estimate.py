@@ -55,9 +55,10 @@ class FitEstimate:
         parameters: the autoencoder's parameter count.
         training_bytes: memory the training takes on ``device``: 16 bytes a parameter
             plus the activations of one training batch.
-        ram_bytes: RAM the fit holds besides: the images a tensor source holds (a streamed
-            one holds none), the latents and the residuals of the classes to grow (and
-            one inference batch's images, decode and difference while they are made).
+        ram_bytes: RAM the fit holds besides: the images a tensor source holds, the latents
+            and the residuals of the classes to grow (a streamed source holds neither
+            images nor residuals), and one inference batch's images, decode and difference
+            while the residuals are made.
         input_bytes: of ``ram_bytes``, the images held (already in memory).
         steps_per_epoch: training steps per epoch (of each process under ``torch.distributed``).
         seconds_per_epoch: measured by :func:`time_fit`; ``None`` when not timed.
@@ -202,15 +203,17 @@ def fit_ram_bytes(source: Any, codes: torch.Tensor, grown: list[int], latent_dim
 
     The images the source holds (``source.held_bytes``), a float32 latent per image, a
     float16 residual per image of a class in ``grown`` (kept whatever the recipe's
-    ``detail``), and 12 bytes a value of one inference batch of the largest grown class
+    ``detail``; a streamed source, which holds no image, writes them to a memory-mapped
+    file instead), and 12 bytes a value of one inference batch of the largest grown class
     while its residuals are made (:meth:`~torch_deepsmote.latent.index.LatentIndex.build`).
     """
     values = math.prod(source.image_shape)
     grown_sizes = torch.bincount(codes)[grown].tolist() if grown else [0]
+    residuals = sum(grown_sizes) * values * 2 if source.held_bytes else 0
     return (
         source.held_bytes
         + len(source) * latent_dim * 4
-        + sum(grown_sizes) * values * 2
+        + residuals
         + min(max(grown_sizes), INFERENCE_BATCH) * values * INDEXING_BYTES_PER_VALUE
     )
 
