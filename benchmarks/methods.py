@@ -21,11 +21,17 @@ from torch_deepsmote import RECIPES, DeepSMOTE, DeepSMOTEDataset
 from torch_deepsmote.baselines.amdo import AMDO
 from torch_deepsmote.baselines.bagan import BAGAN
 from torch_deepsmote.baselines.gamo import GAMO
-from torch_deepsmote.baselines.losses import ClassBalancedLoss, LDAMLoss, LogitAdjustedLoss, cosine_classifier_
 from torch_deepsmote.baselines.mc_ccr import MCCCR
 from torch_deepsmote.baselines.mc_rbo import MCRBO
 from torch_deepsmote.evaluation.demo import TensorImages
 from torch_deepsmote.evaluation.protocol import random_oversampling as oversample_randomly
+from torch_deepsmote.losses import (
+    ClassBalancedLoss,
+    LDAMLoss,
+    LogitAdjustedLoss,
+    cosine_classifier_,
+    ldam_margins_,
+)
 
 Method = Callable[[torch.Tensor, torch.Tensor, int, dict[str, Any], Callable], Dataset]
 # One set of synthetic items for every epoch: how every DeepSMOTE row but the default's
@@ -342,10 +348,9 @@ def logit_adjusted_loss(counts: torch.Tensor, classifier: nn.Module, seed: int) 
 
 
 def ldam_loss(counts: torch.Tensor, classifier: nn.Module, seed: int) -> nn.Module:
-    """LDAM's margins without re-weighting (β = 0), on a cosine classifier: for draws that are
-    already balanced, the margins still widen with how few real images a class has."""
-    cosine_classifier_(classifier, generator=torch.Generator().manual_seed(seed))
-    return LDAMLoss(counts, beta=0.0)
+    """LDAM's margins without re-weighting, on a cosine classifier (:func:`ldam_margins_`): for draws
+    that are already balanced, the margins still widen with how few real images a class has."""
+    return ldam_margins_(classifier, counts, generator=torch.Generator().manual_seed(seed))
 
 
 def _loss_for(make_loss: Callable, counts: torch.Tensor, classifier: nn.Module, seed: int) -> Callable:

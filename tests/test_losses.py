@@ -6,7 +6,8 @@ import pytest
 import torch
 from torch import nn
 
-from torch_deepsmote.baselines.losses import (
+from torch_deepsmote.evaluation.classifier import SmallCNN, train_classifier
+from torch_deepsmote.losses import (
     BalancedSoftmaxLoss,
     ClassBalancedLoss,
     LDAMLoss,
@@ -14,8 +15,8 @@ from torch_deepsmote.baselines.losses import (
     NormedLinear,
     cosine_classifier_,
     effective_number_weights,
+    ldam_margins_,
 )
-from torch_deepsmote.evaluation.classifier import SmallCNN, train_classifier
 
 COUNTS = [400, 40, 4]
 LOGITS = torch.tensor([[2.0, 0.5, -1.0], [0.1, 0.3, 0.2], [-0.5, 1.5, 0.0], [1.0, -2.0, 3.0]])
@@ -122,3 +123,20 @@ def test_the_training_loop_tells_the_loss_its_progress():
     batches = [(images[:4], LABELS), (images[4:], LABELS)]
     train_classifier(SmallCNN(1, 3), batches, epochs=2, criterion=Recording(), progress=False)
     assert seen == [0.0, 0.25, 0.5, 0.75]
+
+
+def test_ldam_margins_make_a_cosine_head_and_margins_from_the_real_counts_without_reweighting():
+    model = SmallCNN(1, 3, generator=torch.Generator().manual_seed(0))
+    criterion = ldam_margins_(model, COUNTS, generator=torch.Generator().manual_seed(1))
+    assert isinstance(model.head[-1], NormedLinear)
+    margins = [n**-0.25 for n in COUNTS]
+    assert criterion.margin.tolist() == pytest.approx([0.5 * m / max(margins) for m in margins], rel=1e-6)
+    per_item = [
+        cross_entropy_by_hand(
+            [30.0 * (z - (criterion.margin[y].item() if c == y else 0.0)) for c, z in enumerate(row)], y
+        )
+        for row, y in zip(LOGITS.tolist(), LABELS.tolist())
+    ]
+    for progress in (0.0, 0.99):  # no deferred re-weighting: the balanced draws weight the classes
+        criterion.set_progress(progress)
+        assert criterion(LOGITS, LABELS).item() == pytest.approx(sum(per_item) / len(per_item), rel=1e-5)

@@ -1,4 +1,9 @@
-"""Loss-level fixes for class imbalance: what a practitioner uses instead of resampling.
+"""Loss-level fixes for class imbalance, alone or with DeepSMOTE's balanced data.
+
+:func:`ldam_margins_` is the one line that adds LDAM's margins to a classifier trained on a
+:class:`~torch_deepsmote.DeepSMOTEDataset` (the combination that measured best at the
+benchmark's `cpu` budget, ``benchmarks/results/cpu/table-losses.md``). The rest are the
+loss-level methods of the comparison, as their papers define them.
 
 Each loss takes ``(N, C)`` logits and ``(N,)`` int64 labels and returns the mean loss; the
 class counts it corrects for are given once, at construction. A loss whose behaviour
@@ -34,6 +39,7 @@ __all__ = [
     "LogitAdjustedLoss",
     "NormedLinear",
     "cosine_classifier_",
+    "ldam_margins_",
 ]
 
 
@@ -168,3 +174,25 @@ def cosine_classifier_(model: nn.Module, *, generator: torch.Generator | None = 
         raise ValueError(f"`model` has no nn.Linear layer to replace, got {type(model).__name__}.")
     setattr(parent, name, NormedLinear(last.in_features, last.out_features, generator=generator))
     return model
+
+
+def ldam_margins_(
+    classifier: nn.Module,
+    counts: Sequence[int] | torch.Tensor,
+    *,
+    max_margin: float = 0.5,
+    scale: float = 30.0,
+    generator: torch.Generator | None = None,
+) -> LDAMLoss:
+    """LDAM's margins for a classifier trained on class-balanced data: its last ``nn.Linear``
+    becomes a cosine layer (:func:`cosine_classifier_`, in place, its weights drawn from
+    ``generator``) and the returned loss lowers each true-class logit by a margin ∝ n^(−1/4),
+    ``n`` the class's count of *real* images, with no re-weighting (the balanced draws
+    weight the classes already).
+
+    Example::
+
+        criterion = ldam_margins_(model, torch.bincount(real_labels))  # then criterion(model(x), y)
+    """
+    cosine_classifier_(classifier, generator=generator)
+    return LDAMLoss(counts, max_margin=max_margin, scale=scale, beta=0.0)
