@@ -11,13 +11,14 @@ import torch
 from torch.utils.data import Dataset
 
 from torch_deepsmote._utils.labels import LabelCoding
-from torch_deepsmote._utils.memory import DATASET_ITEM_BYTES, available_memory, check_memory
+from torch_deepsmote._utils.memory import DATASET_ITEM_BYTES, available_memory, check_memory, format_bytes
 from torch_deepsmote._utils.sampling_strategy import resolve_sampling_strategy
 from torch_deepsmote._utils.seeding import mix_seed
 from torch_deepsmote._utils.validation import check_bool, check_int
 from torch_deepsmote.data.cache import fit_or_load, resolve_cache_dir
 from torch_deepsmote.data.items import RawFormat
 from torch_deepsmote.data.reading import base_attribute, read_format, read_images, read_item, read_targets
+from torch_deepsmote.data.rendered import RenderedEpoch
 from torch_deepsmote.data.streaming import DatasetSource, held_size
 from torch_deepsmote.latent.smote import SmoteDraw
 from torch_deepsmote.nn.sources import TensorSource
@@ -27,7 +28,8 @@ __all__ = ["DeepSMOTEDataset", "MAX_EPOCH", "STREAM_SHARE"]
 
 STREAM_SHARE = 0.25
 """With ``stream=None``, the base images are streamed when holding them would take more
-than this share of the memory available."""
+than this share of the memory available; with ``prerender=None``, a CUDA model's epochs
+are rendered ahead unless their images would take more than this share."""
 
 MAX_EPOCH = 2**63 - 1
 """The largest epoch :meth:`DeepSMOTEDataset.set_epoch` takes (it is kept in an int64)."""
@@ -51,10 +53,14 @@ class DeepSMOTEDataset(Dataset):
     image of the same mode and size, or a tensor/array of the same dtype, layout and
     range), and ``transform``/``target_transform`` apply to both alike.
 
-    Decoding runs on the oversampler's ``device``. With a CUDA device, DataLoader
-    worker processes decode on the CPU with a copy of the model (a forked process
-    cannot use the parent's CUDA context, and pickling sends the CPU copy); decoding
-    is batched, so ``num_workers=0`` keeps it on the GPU. Labels come back as the base
+    Decoding runs on the oversampler's ``device``. With a CUDA device, each epoch's
+    synthetic items are rendered ahead on the GPU, in large batches, when the epoch
+    is selected (:mod:`torch_deepsmote.data.rendered`): one shared-memory tensor of
+    ``n_synthetic × C × H × W`` pixels that DataLoader workers read, so the GPU does
+    the decoding whatever ``num_workers`` is (``prerender``). Without it, the items
+    are decoded batch by batch as they are asked for, and worker processes decode on
+    the CPU with a copy of the model (a forked process cannot use the parent's CUDA
+    context, and pickling sends the CPU copy). Labels come back as the base
     dataset's own class labels (ints, strings, ...), for real and synthetic items. The
     base dataset's own ``transform`` should be ``None``, so its items are raw images.
 
@@ -85,6 +91,12 @@ class DeepSMOTEDataset(Dataset):
             per image per epoch); ``None`` streams when the tensor would take more than
             a quarter of the memory available (:data:`STREAM_SHARE`).
         num_workers: ``DataLoader`` workers that read ahead while the fit streams.
+        prerender: render each epoch's synthetic items ahead, in large decoder
+            batches, into shared memory when the epoch is selected (at construction
+            and by :meth:`set_epoch`), instead of decoding them batch by batch on
+            demand; items are the same either way. ``None``: with a CUDA model, unless
+            the images would take more than a quarter of the memory available
+            (:data:`STREAM_SHARE`).
     """
 
     def __init__(
@@ -99,6 +111,7 @@ class DeepSMOTEDataset(Dataset):
         fresh_per_epoch: bool = True,
         stream: bool | None = None,
         num_workers: int = 0,
+        prerender: bool | None = None,
     ) -> None:
         # Every argument is checked before the dataset is read or anything trains.
         self.dataset = dataset
@@ -107,6 +120,7 @@ class DeepSMOTEDataset(Dataset):
         self.fresh_per_epoch = check_bool("fresh_per_epoch", fresh_per_epoch)
         stream = None if stream is None else check_bool("stream", stream)
         num_workers = check_int("num_workers", num_workers, minimum=0)
+        prerender = None if prerender is None else check_bool("prerender", prerender)
         self._epoch = torch.zeros((), dtype=torch.long).share_memory_()
         if oversampler is None:
             oversampler = DeepSMOTE()
@@ -130,7 +144,7 @@ class DeepSMOTEDataset(Dataset):
             self.raw_format, source = _image_source(dataset, len(coding.codes), stream, num_workers, progress)
             self.streamed = isinstance(source, DatasetSource)
             self.from_cache = fit_or_load(oversampler, source, coding, False if folder is None else folder)
-        self.oversampler = oversampler
+        self._oversampler = oversampler
         _check_compatible(oversampler, self.raw_format, coding)
         self._classes, self._integer_labels = coding.classes, coding.integer
         self._seed = oversampler.sample_seed_
@@ -147,6 +161,8 @@ class DeepSMOTEDataset(Dataset):
         self._cpu_state = None if on_cpu else oversampler.fitted_state()
         self._cpu_params = oversampler.get_params() | {"device": "cpu", "random_state": None, "autoencoder": None}
         self._worker_oversampler: DeepSMOTE | None = None
+        self._rendered = self._rendered_epoch(prerender, not on_cpu)
+        self._render_selected_epoch()
 
     # -- sizes and labels ------------------------------------------------------------
 
@@ -200,8 +216,21 @@ class DeepSMOTEDataset(Dataset):
 
     def set_epoch(self, epoch: int) -> None:
         """Select the epoch; with ``fresh_per_epoch`` it changes the synthetic items,
-        in this process and in the DataLoader workers that already hold a copy."""
+        in this process and in the DataLoader workers that already hold a copy (with
+        ``prerender``, they are rendered here, before this returns)."""
         self._epoch.fill_(check_int("epoch", epoch, minimum=0, maximum=MAX_EPOCH))
+        self._render_selected_epoch()
+
+    @property
+    def prerendered(self) -> bool:
+        """Whether each epoch's synthetic items are rendered ahead (``prerender``)."""
+        return self._rendered is not None
+
+    @property
+    def oversampler(self) -> DeepSMOTE:
+        """The fitted :class:`DeepSMOTE` (a CPU copy of a CUDA one in a DataLoader worker
+        or an unpickled dataset)."""
+        return self._decoder()
 
     # -- items -----------------------------------------------------------------------
 
@@ -249,10 +278,15 @@ class DeepSMOTEDataset(Dataset):
             label = self.target_transform(label)
         return image, label
 
+    def _draw_epoch(self) -> int:
+        """The epoch the synthetic items are drawn for: the selected one, or 0 without
+        ``fresh_per_epoch``."""
+        return self.epoch if self.fresh_per_epoch else 0
+
     def _current_draws(self) -> SmoteDraw:
         """(base, neighbour, gap, variation) of every synthetic item for the current epoch;
         class ``c``'s from a generator seeded by ``mix_seed(seed, c, epoch)``."""
-        epoch = self.epoch if self.fresh_per_epoch else 0
+        epoch = self._draw_epoch()
         if self._draws is None or self._draws[0] != epoch:
             oversampler = self._decoder()
             parts = [
@@ -265,9 +299,11 @@ class DeepSMOTEDataset(Dataset):
         return self._draws[1]
 
     def _decoder(self) -> DeepSMOTE:
-        """The fitted model to decode with: a CPU copy inside DataLoader worker processes."""
-        if self._cpu_state is None or torch.utils.data.get_worker_info() is None:
-            return self.oversampler
+        """The fitted model to decode with: a CPU copy of a CUDA model, made on first use,
+        inside DataLoader worker processes and in unpickled copies."""
+        in_worker = self._cpu_state is not None and torch.utils.data.get_worker_info() is not None
+        if self._oversampler is not None and not in_worker:
+            return self._oversampler
         if self._worker_oversampler is None:
             self._worker_oversampler = self._cpu_copy()
         return self._worker_oversampler
@@ -280,29 +316,67 @@ class DeepSMOTEDataset(Dataset):
         """Pickle without CUDA tensors: a model on the GPU travels as its CPU copy."""
         state = dict(self.__dict__)
         if self._cpu_state is not None:
-            state["oversampler"] = None
+            state["_oversampler"] = None
         state["_worker_oversampler"] = None
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state)
-        self._epoch.share_memory_()  # a copy (``copy.deepcopy``) must reach its own forked workers too
-        if self.oversampler is None:
-            self.oversampler = self._cpu_copy()
+        # A copy (``copy.deepcopy``) must reach its own forked workers too.
+        self._epoch.share_memory_()
+        if self._rendered is not None:
+            self._rendered.images.share_memory_()
+            self._rendered._epoch.share_memory_()
+
+    def _rendered_epoch(self, prerender: bool | None, on_cuda: bool) -> RenderedEpoch | None:
+        """The store that epochs are rendered ahead into, or ``None`` (``prerender``)."""
+        n_items = len(self._synthetic_codes)
+        shape, dtype = tuple(self.raw_format.shape), self.raw_format.dtype
+        if not (on_cuda if prerender is None else prerender) or n_items == 0:
+            return None
+        size = RenderedEpoch.size(n_items, shape, dtype)
+        available = available_memory()
+        if prerender is None and available is not None and size > STREAM_SHARE * available:
+            logger.warning(
+                "the %d synthetic items of an epoch would take %s, more than a quarter of the %s of memory "
+                "available: they are decoded on demand, on the CPU in DataLoader workers (pass prerender=True "
+                "to render them ahead anyway)",
+                n_items,
+                format_bytes(size),
+                format_bytes(available),
+            )
+            return None
+        check_memory("prerender", n_items, size // n_items, "DeepSMOTEDataset's rendered epoch")
+        return RenderedEpoch(n_items, shape, dtype)
+
+    def _render_selected_epoch(self) -> None:
+        """Render the selected epoch's items into the store, unless it holds them."""
+        epoch = self._draw_epoch()
+        if self._rendered is not None and self._rendered.epoch != epoch:
+            self._rendered.render(epoch, self._render_rows)
 
     def _decode(self, synthetic: list[int]) -> list[Any]:
         """Raw items for synthetic positions (offsets past the real items)."""
-        draws = self._current_draws()
         rows = torch.tensor(synthetic, dtype=torch.long)
+        if self._rendered is not None:
+            images = self._rendered.read(rows, self._draw_epoch())
+        else:
+            images = self._render_rows(rows)
+        return [self.raw_format.from_chw(image) for image in images]
+
+    def _render_rows(self, rows: torch.Tensor) -> torch.Tensor:
+        """(m, C, H, W) images of the synthetic ``rows`` (m,), decoded in one call."""
+        draws = self._current_draws()
         codes = self._synthetic_codes[rows]
-        groups = {code: rows[codes == code] for code in codes.unique(sorted=True).tolist()}
+        groups = {code: torch.nonzero(codes == code).squeeze(1) for code in codes.unique(sorted=True).tolist()}
         decoder = self._decoder()
-        images = decoder.index_.render(
-            {code: SmoteDraw(*(column[chosen] for column in draws)) for code, chosen in groups.items()},
+        rendered = decoder.index_.render(
+            {code: SmoteDraw(*(column[rows[chosen]] for column in draws)) for code, chosen in groups.items()},
             decoder.recipe_,
         )
-        by_row = dict(zip(torch.cat(list(groups.values())).tolist(), images))
-        return [self.raw_format.from_chw(by_row[row]) for row in synthetic]
+        images = torch.empty_like(rendered)
+        images[torch.cat(list(groups.values()))] = rendered
+        return images
 
     # -- presentation ------------------------------------------------------------------
 

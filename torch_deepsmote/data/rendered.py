@@ -1,0 +1,73 @@
+"""One epoch's synthetic images, rendered ahead in large decoder batches into shared memory.
+
+With a CUDA model, ``DataLoader`` worker processes cannot decode on the GPU (a forked
+process cannot use its parent's CUDA context). Instead, the main process renders every
+synthetic item of the selected epoch on the GPU, ``RENDER_BATCH`` at a time, into one
+tensor in shared memory, and workers read their items from it: the decoder stays on
+the GPU whatever ``num_workers`` is, and the per-item transform still runs in the
+workers. The store is allocated once and refilled in place when the epoch changes, so
+workers that already hold it (persistent ones too) see the new items.
+
+Memory: ``n_synthetic × C × H × W`` elements of the images' dtype (one byte each for
+uint8 images), allocated when the dataset is built.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import torch
+
+__all__ = ["RENDER_BATCH", "RenderedEpoch"]
+
+RENDER_BATCH = 4096
+"""Synthetic items per decoder call while an epoch is rendered."""
+
+
+class RenderedEpoch:
+    """Every synthetic item of one epoch, in shared memory.
+
+    Args:
+        n_items: synthetic items per epoch.
+        image_shape: (C, H, W) of an item.
+        dtype: the items' dtype (that of the raw images).
+    """
+
+    def __init__(self, n_items: int, image_shape: tuple[int, int, int], dtype: torch.dtype) -> None:
+        self.images = torch.empty((n_items, *image_shape), dtype=dtype).share_memory_()
+        self._epoch = torch.full((), -1, dtype=torch.long).share_memory_()
+
+    @staticmethod
+    def size(n_items: int, image_shape: tuple[int, int, int], dtype: torch.dtype) -> int:
+        """Bytes a store of ``n_items`` images takes."""
+        channels, height, width = image_shape
+        return n_items * channels * height * width * torch.empty((), dtype=dtype).element_size()
+
+    @property
+    def epoch(self) -> int | None:
+        """The epoch whose items the store holds; ``None`` before the first render or
+        while one is under way."""
+        epoch = int(self._epoch)
+        return None if epoch < 0 else epoch
+
+    def render(self, epoch: int, images_for: Callable[[torch.Tensor], torch.Tensor]) -> None:
+        """Fill the store with ``epoch``'s items.
+
+        Args:
+            epoch: the epoch the items belong to (recorded once every item is written).
+            images_for: synthetic rows (m,) int64 → their (m, C, H, W) images.
+        """
+        self._epoch.fill_(-1)
+        for rows in torch.arange(len(self.images)).split(RENDER_BATCH):
+            self.images[rows[0] : rows[-1] + 1] = images_for(rows)
+        self._epoch.fill_(epoch)
+
+    def read(self, rows: torch.Tensor, epoch: int) -> torch.Tensor:
+        """(m, C, H, W) images of synthetic ``rows`` of ``epoch``; ``RuntimeError`` if the
+        store holds another epoch."""
+        if self.epoch != epoch:
+            raise RuntimeError(
+                f"the rendered synthetic items are those of epoch {self.epoch}, not of the selected epoch {epoch}: "
+                "select epochs with `DeepSMOTEDataset.set_epoch` in the main process, which renders them."
+            )
+        return self.images[rows]
