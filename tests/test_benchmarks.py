@@ -10,6 +10,7 @@ import torch
 from tests.conftest import blob_images
 
 BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
+RUN = dict(capture_output=True, text=True, check=True, timeout=300)
 
 
 def runs(folder, seed=0):
@@ -464,18 +465,35 @@ def test_draws_at_the_real_prior_show_added_items_as_often_as_the_real_class_was
     assert (drawn[labels[drawn] == 2] >= 130).double().mean() == pytest.approx(50 / 60, abs=0.05)  # added items too
 
 
-def test_fit_speed_times_random_images_of_any_shape():
+def test_fit_speed_times_random_images_of_any_shape_per_setting(tmp_path):
     import subprocess
     import sys
 
-    command = [sys.executable, str(BENCHMARKS / "fit_speed.py"), "--image-shape", "3", "12", "10", "--n-images", "20"]
+    command = [sys.executable, str(BENCHMARKS / "fit_speed.py"), "--image-shape", "3", "12", "10", "--n-images", "40"]
     command += ["--penalties", "none", "paper", "--epochs", "2", "--width", "4", "--batch-size", "10"]
-    output = subprocess.run(command, capture_output=True, text=True, check=True, timeout=300).stdout
-    assert "| penalty | s / epoch (20 random images of 3×12×10, batch 10, width 4) |" in output
-    assert [line.split("|")[1].strip() for line in output.splitlines() if line.startswith("| ")][1:] == [
-        "none",
-        "paper",
+    command += ["--settings", "default", "contiguous+bf16", "--held-out", "0.2", "--budget-epochs", "5"]
+    output = subprocess.run(command + ["--out", str(tmp_path / "speed.json")], **RUN).stdout
+    assert "| penalty | settings | s / epoch (40 random images of 3×12×10, batch 10, width 4) |" in output
+    table = [line.split("|")[1:3] for line in output.splitlines() if line.startswith("| ")][1:]
+    assert [(p.strip(), s.strip()) for p, s in table] == [
+        ("none", "default (channels-last)"),
+        ("none", "contiguous+bf16 (bf16)"),
+        ("paper", "default (channels-last)"),
+        ("paper", "contiguous+bf16 (bf16)"),
     ]
+    rows = json.loads((tmp_path / "speed.json").read_text())["rows"]
+    for row in rows:
+        assert row["held_out_mse"] > 0 and row["images_per_s"] == pytest.approx(35 / row["seconds_per_epoch"])  # 5 of 40 held out
+        assert row["budget_s"] == pytest.approx(row["first_epoch_s"] + 4 * row["seconds_per_epoch"])
+
+
+def test_fit_speed_refuses_an_unknown_setting():
+    import subprocess
+    import sys
+
+    command = [sys.executable, str(BENCHMARKS / "fit_speed.py"), "--settings", "fp8"]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    assert done.returncode != 0 and "unknown flag 'fp8'" in done.stderr
 
 
 def test_residual_cost_serves_the_same_model_three_ways(tmp_path):

@@ -60,6 +60,7 @@ from torch_deepsmote.nn.autoencoder import ConvAutoencoder
 from torch_deepsmote.nn.checkpoint import check_checkpoint, resume, run_identity, save_checkpoint
 from torch_deepsmote.nn.early_stopping import BestEpoch, held_out_loss, split_held_out
 from torch_deepsmote.nn.sources import as_source
+from torch_deepsmote.nn.step_settings import StepSettings, default_step_settings
 
 __all__ = ["PENALTIES", "check_batch_size", "fit_autoencoder", "time_training_step"]
 
@@ -154,15 +155,6 @@ def _official_class_batch(source: Any, labels: torch.Tensor, generator: torch.Ge
     return source.read(members[pick])
 
 
-def _training_layout(device: torch.device) -> torch.memory_format:
-    """Memory layout of weights and images while training.
-
-    Channels-last on the CPU, where ``benchmarks/throughput.py`` measured it faster
-    (oneDNN's NHWC kernels); elsewhere the default layout, as it was not measured there.
-    """
-    return torch.channels_last if device.type == "cpu" else torch.contiguous_format
-
-
 def _has_fused_adam(device: torch.device) -> bool:
     """Whether this torch has a fused Adam kernel for ``device`` (CUDA; the CPU from torch 2.4)."""
     return device.type == "cuda" or (device.type == "cpu" and torch.__version__ >= "2.4")
@@ -196,6 +188,7 @@ def fit_autoencoder(
     validation_fraction: float = 0.0,
     n_iter_no_change: int = 5,
     tol: float = 0.0,
+    step_settings: StepSettings | None = None,
 ) -> list[EpochRecord]:
     """Train ``model`` in place with Adam on reconstruction MSE + ``penalty``.
 
@@ -225,6 +218,8 @@ def fit_autoencoder(
             maximum) and the best epoch's weights are put back.
         tol: how much lower than the best so far a held-out loss must be to count
             as better.
+        step_settings: how the steps run (layout, bf16 autocast, ``torch.compile``;
+            :mod:`torch_deepsmote.nn.step_settings`); ``None``: the device's default.
 
     Returns:
         One record per epoch: ``{"epoch", "reconstruction", "penalty", "loss"}``,
@@ -248,6 +243,7 @@ def fit_autoencoder(
             f"images and labels of shape {tuple(labels.shape)}."
         )
     device = resolve_device(device)
+    settings = _check_step_settings(step_settings, device)
     generator = check_generator(random_state)
     rank, world_size = distributed_context()
     held_out, best = None, BestEpoch(n_iter_no_change, tol)
@@ -255,11 +251,12 @@ def fit_autoencoder(
         kept, held = split_held_out(labels, validation_fraction, generator)
         source, labels, held_out = source.subset(kept), labels[kept], source.subset(held)
 
-    layout = _training_layout(device)
+    layout = settings.layout
     model.to(device, memory_format=layout).train()
     step = _AutoencoderLoss(model, penalty)
     if world_size > 1:
         step = nn.parallel.DistributedDataParallel(step)
+    step = settings.prepare(step)
     optimizer = torch.optim.Adam(model.parameters(), lr=lr, fused=_has_fused_adam(device))
     history: list[EpochRecord] = []
     start, identity = 0, ""
@@ -272,6 +269,7 @@ def fit_autoencoder(
             penalty=penalty,
             penalty_weight=penalty_weight,
             world_size=world_size,
+            step_settings=settings.describe(),
         )
         if held_out is not None:
             options |= dict(validation_fraction=validation_fraction, n_iter_no_change=n_iter_no_change, tol=tol)
@@ -296,15 +294,11 @@ def fit_autoencoder(
             class_batch = None
             if penalty == "official":
                 class_batch = _official_class_batch(source, labels, generator).to(device, memory_format=layout)
-            reconstruction, penalty_term, loss = _train_step(
-                step,
-                optimizer,
-                penalty_weight,
-                batch_images.to(device, memory_format=layout),
-                items.to(device),
-                partners.to(device),
-                class_batch,
-            )
+            with settings.autocast(device):
+                reconstruction, penalty_term = step(
+                    batch_images.to(device, memory_format=layout), items.to(device), partners.to(device), class_batch
+                )
+            loss = _optimizer_step(optimizer, reconstruction, penalty_term, penalty_weight)
             terms = torch.stack([reconstruction.detach(), penalty_term.detach(), loss.new_ones(())])
             sums += terms.double() * batch.numel()
         if world_size > 1:
@@ -335,22 +329,27 @@ def fit_autoencoder(
     return history
 
 
-def _train_step(
-    step: nn.Module,
-    optimizer: torch.optim.Optimizer,
-    penalty_weight: float,
-    images: torch.Tensor,
-    items: torch.Tensor,
-    partners: torch.Tensor,
-    class_batch: torch.Tensor | None,
-) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """One Adam step on a (B, C, H, W) batch; returns the reconstruction, penalty and summed loss."""
-    reconstruction, penalty_term = step(images, items, partners, class_batch)
-    loss = reconstruction + penalty_weight * penalty_term
+def _optimizer_step(
+    optimizer: torch.optim.Optimizer, reconstruction: torch.Tensor, penalty_term: torch.Tensor, penalty_weight: float
+) -> torch.Tensor:
+    """One Adam step on the summed loss (returned) of a batch's two terms."""
+    loss = reconstruction.float() + penalty_weight * penalty_term.float()
     optimizer.zero_grad(set_to_none=True)
     loss.backward()
     optimizer.step()
-    return reconstruction, penalty_term, loss
+    return loss
+
+
+def _check_step_settings(step_settings: Any, device: torch.device) -> StepSettings:
+    """``step_settings``, or the device's default for ``None``."""
+    if step_settings is None:
+        return default_step_settings(device)
+    if not isinstance(step_settings, StepSettings):
+        raise TypeError(
+            f"`step_settings` must be None or a StepSettings, got {step_settings!r} "
+            f"(type {type(step_settings).__name__})."
+        )
+    return step_settings
 
 
 def time_training_step(
@@ -363,6 +362,7 @@ def time_training_step(
     penalty_weight: float = 1.0,
     device: Any = None,
     steps: int = 3,
+    step_settings: StepSettings | None = None,
 ) -> float:
     """Seconds one training step takes: the mean of ``steps`` steps after one warm-up step.
 
@@ -372,9 +372,10 @@ def time_training_step(
     and every generator a fit draws from are left as they were.
     """
     device = resolve_device(device)
-    layout = _training_layout(device)
+    settings = _check_step_settings(step_settings, device)
+    layout = settings.layout
     trained = copy.deepcopy(model).to(device, memory_format=layout).train()
-    step = _AutoencoderLoss(trained, penalty)
+    step = settings.prepare(_AutoencoderLoss(trained, penalty))
     optimizer = torch.optim.Adam(trained.parameters(), fused=_has_fused_adam(device))
     generator = torch.Generator().manual_seed(0)
     source = as_source(images)
@@ -387,7 +388,9 @@ def time_training_step(
         if penalty == "official":
             class_batch = _official_class_batch(source, labels, generator).to(device, memory_format=layout)
         inputs = batch_images.to(device, memory_format=layout), items.to(device), partners.to(device), class_batch
-        _train_step(step, optimizer, penalty_weight, *inputs)
+        with settings.autocast(device):
+            reconstruction, penalty_term = step(*inputs)
+        _optimizer_step(optimizer, reconstruction, penalty_term, penalty_weight)
 
     one_step()
     _synchronize(device)
