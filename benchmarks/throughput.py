@@ -1,11 +1,13 @@
 """Speed and memory of torch_deepsmote, each figure a ratio of two things timed in one run.
 
 1. generation: synthetic items/s through a ``DataLoader`` over ``DeepSMOTEDataset``
-   (batches of ``--batch`` synthetic indices, no transform) against the bare decoder
-   forward at the same batch size on the same device (target ≥ 0.9×);
-2. epoch: one epoch of ``SmallCNN`` over ``DeepSMOTEDataset`` + ``BalancedBatchSampler``
-   against the same epoch (same batches, transform, seed) over the materialised
-   balanced copy, with 0 and 1 ``DataLoader`` workers; time waiting for batches and
+   (batches of ``--batch`` synthetic indices, no transform; epochs rendered ahead are
+   charged their rendering) against the bare decoder forward at the same batch size on
+   the same device (target ≥ 0.9×); and what a PIL round trip costs per item;
+2. epoch: one epoch of ``--classifier`` (SmallCNN, or ResNet-18 with the small-image
+   stem) over ``DeepSMOTEDataset`` + ``BalancedBatchSampler`` against the same epoch
+   (same batches, transform, seed) over the materialised balanced copy, with
+   ``--epoch-workers`` ``DataLoader`` workers (0 and 1); time waiting for batches and
    time in training steps are kept apart (target ≤ 1.15×);
 3. pretraining: ``fit_autoencoder`` (paper penalty) against a re-creation of the
    authors' training step (``shared/paper/FACTS.md``) and against its own previous
@@ -59,7 +61,6 @@ from torch.utils.data import DataLoader, TensorDataset
 import knn_backends
 from _environment import describe_machine
 from torch_deepsmote import BalancedBatchSampler, ConvAutoencoder, DeepSMOTE, DeepSMOTEDataset, fit_autoencoder
-from torch_deepsmote.evaluation.classifier import SmallCNN
 from torch_deepsmote.evaluation.datasets import (
     DEBIAN_FASHION_MNIST,
     MNIST_TRAIN_PROFILE,
@@ -68,6 +69,7 @@ from torch_deepsmote.evaluation.datasets import (
     scale_profile,
 )
 from torch_deepsmote.evaluation.demo import TensorImages
+from torch_deepsmote.evaluation.protocol import make_classifier
 from torch_deepsmote.latent.neighbors import default_chunk_size, resolve_backend
 from torch_deepsmote.nn.ranges import to_network_range
 from torch_deepsmote.nn.training import OFFICIAL_CLASS_BATCH, _batches, same_class_derangement
@@ -147,7 +149,10 @@ def measure_generation(args: argparse.Namespace, ds: DeepSMOTEDataset, device: t
     """Synthetic items/s through a DataLoader against the bare decoder forward.
 
     Each loader batch is timed next to one bare decoder call on ``batch`` of the
-    dataset's own latents, alternately, so that outside load hits both alike.
+    dataset's own latents, alternately, so that outside load hits both alike. Where
+    the dataset renders its epochs ahead (``prerender``, a CUDA model's default), each
+    round first selects a new epoch, timed, and every item read is charged its share
+    of that rendering (render seconds ÷ synthetic items).
     """
     generator = torch.Generator().manual_seed(args.seed)
     synthetic = ds.n_real + torch.randperm(len(ds) - ds.n_real, generator=generator)
@@ -163,21 +168,56 @@ def measure_generation(args: argparse.Namespace, ds: DeepSMOTEDataset, device: t
 
     bare(), list(loader)  # warm-up; the loader's first pass also builds the draws table
     times: dict[str, list[float]] = {"bare decoder": [], "DataLoader": []}
-    for _ in range(args.rounds):
+    rendering = []
+    for round_ in range(args.rounds):
+        if ds.prerendered:
+            rendering.append(timed(lambda: ds.set_epoch(round_ + 1), device))
         items = iter(loader)
         for _ in batches:
             times["DataLoader"].append(timed(lambda: next(items), device))
             times["bare decoder"].append(timed(bare, device))
     items = args.rounds * sum(map(len, batches))
-    rates = {name: items / sum(seconds) for name, seconds in times.items()}
+    rendering_s = sum(rendering) / (len(ds) - ds.n_real) * sum(map(len, batches))
+    rates = {
+        "bare decoder": items / sum(times["bare decoder"]),
+        "DataLoader": items / (sum(times["DataLoader"]) + rendering_s),
+    }
     return {
         "items": items,
         "batch": args.batch,
+        "prerendered": ds.prerendered,
         "times_s": times,
+        "epoch_rendering_s": rendering,
+        "rendering_s_charged": rendering_s,
         "items_per_s": rates,
         "decode_s_per_item": 1 / rates["bare decoder"],
         "ratio": rates["DataLoader"] / rates["bare decoder"],
+        "pil_round_trip": measure_pil_round_trip(ds, args.batch),
     }
+
+
+def measure_pil_round_trip(ds: DeepSMOTEDataset, count: int) -> dict[str, float]:
+    """Seconds per item of handing a decoded (C, H, W) uint8 image back as a PIL image and
+    reading it into a tensor again (``PILToTensor``), against handing back the tensor itself:
+    what a PIL-based dataset's synthetic items cost on top of a tensor-based one's."""
+    from torchvision.transforms import v2 as T
+
+    from torch_deepsmote.data.items import RawFormat
+
+    images = torch.stack([ds.raw_format.to_uint8_chw(image) for image, _ in ds.raw_items(range(count))])
+    channels, height, width = images.shape[1:]
+    pil = RawFormat("pil", (channels, height, width), torch.uint8, mode="L" if channels == 1 else "RGB")
+    tensor = RawFormat("tensor", (channels, height, width), torch.uint8)
+    to_tensor = T.PILToTensor()
+
+    def per_item(fmt: RawFormat, finish: Callable[[Any], Any]) -> float:
+        start = time.perf_counter()
+        for image in images:
+            finish(fmt.from_chw(image))
+        return (time.perf_counter() - start) / count
+
+    per_item(pil, to_tensor)  # warm-up
+    return {"pil_s_per_item": per_item(pil, to_tensor), "tensor_s_per_item": per_item(tensor, lambda item: item)}
 
 
 # --------------------------------------------------------------------------- 2. epoch overhead
@@ -217,12 +257,12 @@ def training_threads(workers: int, device: torch.device) -> Iterator[int]:
 def measure_epoch(
     args: argparse.Namespace, ds: DeepSMOTEDataset, copy_: TensorImages, device: torch.device, decode_s: float
 ) -> dict[str, Any]:
-    """One SmallCNN epoch over ``ds`` and over its materialised ``copy_``, same batches, 0 and 1 workers."""
+    """One classifier epoch over ``ds`` and over its materialised ``copy_``, same batches, per worker count."""
     n_classes = len(ds.oversampler.classes_)
     sampler = BalancedBatchSampler(ds.targets, args.batch, generator=args.seed)
     synthetic = sum(i >= ds.n_real for batch in sampler for i in batch)
     runs = []
-    for workers in (0, 1):
+    for workers in args.epoch_workers:
         sides = [("materialised copy", copy_), ("DeepSMOTEDataset", ds)]
         for name, dataset in sides if workers == 0 else sides[::-1]:
             loader = DataLoader(
@@ -230,7 +270,7 @@ def measure_epoch(
                 batch_sampler=BalancedBatchSampler(dataset.targets, args.batch, generator=args.seed),
                 num_workers=workers,
             )
-            model = SmallCNN(ds.raw_format.shape[0], n_classes, generator=torch.Generator().manual_seed(args.seed))
+            model = make_classifier(args.classifier, ds.raw_format.shape[0], n_classes, args.seed)
             with training_threads(workers, device) as threads:
                 waiting, stepping = train_epoch(model.to(device).train(), loader, device)
             runs.append(
@@ -244,12 +284,13 @@ def measure_epoch(
                 }
             )
     ratios = {}
-    for workers in (0, 1):
+    for workers in args.epoch_workers:
         epoch = {r["side"]: r["epoch_s"] for r in runs if r["workers"] == workers}
         ratios[workers] = epoch["DeepSMOTEDataset"] / epoch["materialised copy"]
-    baseline = next(r["epoch_s"] for r in runs if r["workers"] == 0 and r["side"] == "materialised copy")
+    baseline = next(r["epoch_s"] for r in runs if r["side"] == "materialised copy")  # the first worker count
     return {
         "items": len(sampler) * args.batch,
+        "classifier": args.classifier,
         "synthetic_items_visited": synthetic,
         "batches": len(sampler),
         "runs": runs,
@@ -851,9 +892,21 @@ def markdown(r: dict[str, Any]) -> str:
         "|---|---:|",
         *(f"| {name} | {rate:.0f} |" for name, rate in generation["items_per_s"].items()),
         "",
+        (
+            f"The dataset renders its epochs ahead (`prerender`): each pass first selects a new epoch, rendering all its"
+            f" synthetic items, {sum(generation['epoch_rendering_s']):.2f} s in all; the DataLoader's rate is"
+            f" charged each item's share of it ({generation['rendering_s_charged']:.2f} s)."
+            if generation["prerendered"]
+            else "The dataset decodes its synthetic items on demand, batch by batch (`prerender=False`)."
+        ),
+        "",
+        f"A decoded item handed back as a PIL image and read by `PILToTensor`:"
+        f" {generation['pil_round_trip']['pil_s_per_item'] * 1e6:.1f} µs per item; handed back as a tensor:"
+        f" {generation['pil_round_trip']['tensor_s_per_item'] * 1e6:.1f} µs (a dataset of tensors never makes a PIL image).",
+        "",
         "## 2. Epoch overhead",
         "",
-        f"SmallCNN, one epoch of {epoch['batches']} balanced batches ({epoch['items']} items, {epoch['synthetic_items_visited']} of them synthetic),"
+        f"{epoch['classifier']}, one epoch of {epoch['batches']} balanced batches ({epoch['items']} items, {epoch['synthetic_items_visited']} of them synthetic),"
         " the same batches, transform (`ToDtype(float32, scale)` + `Normalize`, per item on both sides) and seed on both sides."
         " With a worker on the CPU the training runs on the cores the worker leaves free (a worker decodes with one thread).",
         "",
@@ -864,7 +917,7 @@ def markdown(r: dict[str, Any]) -> str:
             for x in epoch["runs"]
         ),
         "",
-        f"Decoder-bound estimate with 0 workers: 1 + synthetic items × bare decode s/item (section 1) ÷ materialised epoch = {epoch['decode_bound_ratio']:.2f}.",
+        f"Decoder-bound estimate with {a['epoch_workers'][0]} workers: 1 + synthetic items × bare decode s/item (section 1) ÷ materialised epoch = {epoch['decode_bound_ratio']:.2f}.",
         "",
         "## 3. Pretraining",
         "",
@@ -950,6 +1003,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--ae-scale", type=float, default=1.0, help="the paper's counts × this for section 3")
     parser.add_argument("--scale", type=float, default=0.25, help="the paper's counts × this for sections 1-2")
     parser.add_argument("--generation-batches", type=int, default=20)
+    parser.add_argument(
+        "--prerender", action=argparse.BooleanOptionalAction, default=None, help="DeepSMOTEDataset's (default: its own)"
+    )
+    parser.add_argument("--epoch-workers", type=int, nargs="+", default=[0, 1], help="DataLoader workers (section 2)")
+    parser.add_argument("--classifier", default="small-cnn", choices=["small-cnn", "resnet18"], help="section 2")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--variant-steps", type=int, default=5)
     parser.add_argument(
@@ -995,12 +1053,14 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     oversampler = DeepSMOTE(autoencoder=model, epochs=0, random_state=args.seed, device=device, progress=False)
     oversampler.fit(data.images, data.targets)
     print(f"{time.perf_counter() - started:6.0f} s  1. generation", flush=True)
-    generation = measure_generation(args, DeepSMOTEDataset(data, oversampler=oversampler), device)
+    generation = measure_generation(
+        args, DeepSMOTEDataset(data, oversampler=oversampler, prerender=args.prerender), device
+    )
     print(f"{time.perf_counter() - started:6.0f} s  2. epoch overhead", flush=True)
     from torchvision.transforms import v2 as T  # here, so that memory workers start without it
 
     transform = T.Compose([T.ToDtype(torch.float32, scale=True), T.Normalize([0.5], [0.5])])
-    lazy = DeepSMOTEDataset(data, oversampler=oversampler, transform=transform)
+    lazy = DeepSMOTEDataset(data, oversampler=oversampler, transform=transform, prerender=args.prerender)
     epoch = measure_epoch(args, lazy, materialise(lazy, args.batch), device, generation["decode_s_per_item"])
     print(f"{time.perf_counter() - started:6.0f} s  4. k-NN", flush=True)
     knn = measure_knn(args)

@@ -293,3 +293,21 @@ def test_previous_step_draws_the_batches_fit_autoencoder_draws(throughput):
     throughput.previous_epoch(previous.train(), optimizer, images, labels, 10, generator_previous, torch.device("cpu"))
     assert torch.equal(generator_ours.get_state(), generator_previous.get_state())  # the same batches and pairs
     assert all(not torch.equal(p, b) for p, b in zip(previous.parameters(), before))
+
+
+def test_generation_charges_rendered_epochs_their_rendering(throughput):
+    images, labels = blob_images([30, 12, 6])
+    fitted = DeepSMOTE(latent_dim=8, width=4, epochs=1, batch_size=16, random_state=0, progress=False)
+    fitted.fit(images, labels)
+    ds = DeepSMOTEDataset(TensorDataset(images, labels), oversampler=fitted, prerender=True)
+    args = SimpleNamespace(seed=0, batch=8, generation_batches=3, rounds=2)
+    generation = throughput.measure_generation(args, ds, torch.device("cpu"))
+    assert generation["prerendered"] and len(generation["epoch_rendering_s"]) == 2
+    n_synthetic = len(ds) - ds.n_real
+    charged = sum(generation["epoch_rendering_s"]) * 24 / n_synthetic  # 24 items read per round
+    assert generation["rendering_s_charged"] == pytest.approx(charged)
+    loader_s = sum(generation["times_s"]["DataLoader"])
+    assert generation["items_per_s"]["DataLoader"] == pytest.approx(48 / (loader_s + charged))
+    assert ds.epoch == 2  # each round selected a new epoch
+    trip = generation["pil_round_trip"]
+    assert trip["pil_s_per_item"] > 0 and trip["tensor_s_per_item"] > 0
