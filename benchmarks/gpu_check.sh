@@ -35,18 +35,35 @@ stage machine 30 bash -c 'nvidia-smi -L; nvidia-smi --query-gpu=name,driver_vers
     python3 -c "import sys, torch, torchvision, sklearn, imblearn, pykeops, numpy;
 print(sys.version); print(torch.__version__, torch.version.cuda, torch.cuda.is_available() and torch.cuda.get_device_name());
 print(torchvision.__version__, sklearn.__version__, imblearn.__version__, pykeops.__version__, numpy.__version__)"'
-stage tests 90 python3 -m pytest -q -x --device "$DEVICE" tests/test_neighbors.py tests/test_oversampler.py \
-    tests/test_dataset.py tests/test_training.py
-stage knn-backends 45 python3 benchmarks/knn_backends.py --device "$DEVICE" --budget-s 8 --out "$WORK/knn_backends"
-stage throughput 80 python3 benchmarks/throughput.py --device "$DEVICE" --root data/fashion-mnist --width 64 \
-    --no-slow-variants --knn-budget-s 8 --out "$WORK/throughput"
+# The package's tests on the GPU; KeOps' own (test_neighbors.py) apart, as a KeOps crash ends the process.
+stage tests 80 python3 -m pytest -q -x --device "$DEVICE" tests/test_rendered.py tests/test_step_settings.py \
+    tests/test_oversampler.py tests/test_dataset.py tests/test_training.py
+stage tests-keops 30 python3 -m pytest -q -x --device "$DEVICE" tests/test_neighbors.py
+# Why KeOps crashes on CUDA, and whether a setting avoids it (each attempt at most 30 s).
+stage keops-diagnosis 120 env LIMIT=30 bash benchmarks/keops_cuda_diagnosis.sh
+# k-NN: KeOps (where it runs) against torch at 10 000 to 1 000 000 latents, d = 128 and 300, k = 5.
+for dim in 128 300; do
+    stage "knn-d$dim" 45 python3 benchmarks/knn_backends.py --device "$DEVICE" --sizes 10000 100000 1000000 \
+        --dim "$dim" --k 5 --budget-s 15 --min-total-s 0.5 --out "$WORK/knn_backends_d$dim"
+done
+# Generation and epoch overhead at the paper's width: ResNet-18 (small-image stem), 0 and 4 workers,
+# epochs rendered ahead on the GPU; pretraining variants as single steps.
+stage throughput 90 python3 benchmarks/throughput.py --device "$DEVICE" --root data/fashion-mnist --width 64 \
+    --classifier resnet18 --epoch-workers 0 4 --no-slow-variants --knn-budget-s 8 --out "$WORK/throughput"
+# Pretraining at the paper's counts (9000 images), per step setting: images/s, held-out MSE, the
+# 200-epoch budget's time.
+stage fit-settings 120 python3 benchmarks/fit_speed.py --device "$DEVICE" --fashion-mnist data/fashion-mnist \
+    --penalties paper --epochs 4 --held-out 0.1 --budget-epochs 200 --out "$WORK/fit_settings.json" \
+    --settings default channels-last bf16 channels-last+bf16 channels-last+bf16+compiled
 # Larger images: the autoencoder's pretraining speed at 3×128×128 (width 64, 2000 images).
 stage fit-128 60 python3 benchmarks/fit_speed.py --device "$DEVICE" --image-shape 3 128 128 --n-images 2000 \
     --penalties none --epochs 3
-# The comparison resumes from the rows already measured on a GPU (the first run's seed 0)
-# and adds the missing ones; what it reaches in its time is kept.
-mkdir -p "$WORK/compare"
-[ "$PROFILE" = gpu ] && cp benchmarks/results/gpu/runs.jsonl "$WORK/compare/"
-stage compare 270 python3 benchmarks/compare.py --profile "$PROFILE" --device "$DEVICE" --root data/fashion-mnist \
-    --out "$WORK/compare" --seeds ${SEEDS:-0 1 2} \
-    --methods "DeepSMOTE (default)" "random oversampling" SMOTE none "DeepSMOTE (paper penalty)"
+# COMPARE=1: the comparison resumes from the rows already measured on a GPU (the first run's
+# seed 0) and adds the missing ones; what it reaches in its time is kept.
+if [ "${COMPARE:-0}" = 1 ]; then
+    mkdir -p "$WORK/compare"
+    [ "$PROFILE" = gpu ] && cp benchmarks/results/gpu/runs.jsonl "$WORK/compare/"
+    stage compare 270 python3 benchmarks/compare.py --profile "$PROFILE" --device "$DEVICE" --root data/fashion-mnist \
+        --out "$WORK/compare" --seeds ${SEEDS:-0 1 2} \
+        --methods "DeepSMOTE (default)" "random oversampling" SMOTE none "DeepSMOTE (paper penalty)"
+fi
