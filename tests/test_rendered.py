@@ -168,3 +168,12 @@ def test_on_the_test_device_workers_get_the_device_items(device, base_and_fitted
         monkeypatch.setattr(DeepSMOTEDataset, "_cpu_copy", lambda self: pytest.fail("a CPU copy of the model"))
     loader = DataLoader(Subset(ds, indices), batch_size=8, num_workers=2)
     assert torch.equal(torch.cat([images for images, _ in loader]), _images(ds, indices))
+
+
+def test_rendering_shows_a_progress_bar_when_asked(monkeypatch, capsys):
+    monkeypatch.setattr(rendered, "RENDER_BATCH", 2)
+    store = RenderedEpoch(5, (1, 2, 2), torch.uint8)
+    store.render(1, lambda rows: torch.zeros((len(rows), 1, 2, 2), dtype=torch.uint8), progress=True)
+    assert "rendering epoch 1" in capsys.readouterr().err
+    store.render(2, lambda rows: torch.zeros((len(rows), 1, 2, 2), dtype=torch.uint8))
+    assert capsys.readouterr().err == ""

@@ -353,7 +353,7 @@ class DeepSMOTEDataset(Dataset):
         """Render the selected epoch's items into the store, unless it holds them."""
         epoch = self._draw_epoch()
         if self._rendered is not None and self._rendered.epoch != epoch:
-            self._rendered.render(epoch, self._render_rows)
+            self._rendered.render(epoch, self._render_rows, progress=bool(self._decoder().progress))
 
     def _decode(self, synthetic: list[int]) -> list[Any]:
         """Raw items for synthetic positions (offsets past the real items)."""

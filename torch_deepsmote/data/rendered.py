@@ -17,6 +17,7 @@ from __future__ import annotations
 from typing import Callable
 
 import torch
+from tqdm.auto import tqdm
 
 __all__ = ["RENDER_BATCH", "RenderedEpoch"]
 
@@ -50,15 +51,18 @@ class RenderedEpoch:
         epoch = int(self._epoch)
         return None if epoch < 0 else epoch
 
-    def render(self, epoch: int, images_for: Callable[[torch.Tensor], torch.Tensor]) -> None:
+    def render(self, epoch: int, images_for: Callable[[torch.Tensor], torch.Tensor], *, progress: bool = False) -> None:
         """Fill the store with ``epoch``'s items.
 
         Args:
             epoch: the epoch the items belong to (recorded once every item is written).
             images_for: synthetic rows (m,) int64 → their (m, C, H, W) images.
+            progress: show a tqdm bar (for more than one decoder batch).
         """
         self._epoch.fill_(-1)
-        for rows in torch.arange(len(self.images)).split(RENDER_BATCH):
+        batches = torch.arange(len(self.images)).split(RENDER_BATCH)
+        bar = tqdm(batches, desc=f"rendering epoch {epoch}", unit="batch", disable=not progress or len(batches) < 2)
+        for rows in bar:
             self.images[rows[0] : rows[-1] + 1] = images_for(rows)
         self._epoch.fill_(epoch)
 
