@@ -3,6 +3,7 @@ timing it changes nothing the fit makes."""
 
 import dataclasses
 import logging
+import math
 
 import pytest
 import torch
@@ -113,8 +114,9 @@ def test_a_fit_too_big_for_the_memory_fails_before_any_step(monkeypatch, wrapped
         else:
             oversampler.fit(images, labels)
     estimate = small_estimate()
-    needed = estimate.training_bytes + estimate.ram_bytes - estimate.input_bytes
+    needed = math.ceil(1.2 * estimate.training_bytes) + estimate.ram_bytes - estimate.input_bytes
     message = str(raised.value)
+    assert "1.2× the training estimate" in message
     for number in (estimate.training_bytes, estimate.ram_bytes, needed, 1000):
         assert format_bytes(number) in message
     assert f"{estimate.parameters:,} parameters" in message
@@ -125,10 +127,21 @@ def test_a_fit_too_big_for_the_memory_fails_before_any_step(monkeypatch, wrapped
 def test_on_cuda_the_training_must_fit_in_the_gpus_free_memory(monkeypatch):
     monkeypatch.setattr(estimate_module, "available_memory", lambda: 2**40)
     estimate = dataclasses.replace(small_estimate(), device=torch.device("cuda", 0))
-    monkeypatch.setattr(torch.cuda, "mem_get_info", lambda device: (estimate.training_bytes, 2**40))
+    asked = math.ceil(1.2 * estimate.training_bytes)  # the training estimate with its headroom
+    monkeypatch.setattr(torch.cuda, "mem_get_info", lambda device: (asked, 2**40))
     check_fit_memory(estimate)  # just fits
-    monkeypatch.setattr(torch.cuda, "mem_get_info", lambda device: (estimate.training_bytes - 1, 2**40))
+    monkeypatch.setattr(torch.cuda, "mem_get_info", lambda device: (asked - 1, 2**40))
     with pytest.raises(ValueError, match="free there"):
+        check_fit_memory(estimate)
+
+
+def test_on_the_cpu_the_training_with_its_headroom_and_the_rest_must_fit_in_ram(monkeypatch):
+    estimate = small_estimate()
+    asked = math.ceil(1.2 * estimate.training_bytes) + estimate.ram_bytes - estimate.input_bytes
+    monkeypatch.setattr(estimate_module, "available_memory", lambda: asked)
+    check_fit_memory(estimate)  # just fits
+    monkeypatch.setattr(estimate_module, "available_memory", lambda: asked - 1)
+    with pytest.raises(ValueError, match="of RAM, more than"):
         check_fit_memory(estimate)
 
 
