@@ -10,10 +10,9 @@ from torch.utils.data import DataLoader, Subset, TensorDataset
 
 from tests.conftest import FAST_OPTIONS, blob_images
 from torch_deepsmote import DeepSMOTE
-from torch_deepsmote.data import dataset as dataset_module
 from torch_deepsmote.data import rendered
 from torch_deepsmote.data.dataset import DeepSMOTEDataset
-from torch_deepsmote.data.rendered import RenderedEpoch
+from torch_deepsmote.data.rendered import RenderedEpoch, rendered_epoch
 
 
 @pytest.fixture(scope="module")
@@ -132,24 +131,23 @@ def test_store_size_counts_the_images_bytes():
 
 def test_by_default_only_a_cuda_model_renders_ahead(base_and_fitted):
     base, fitted = base_and_fitted
-    ds = DeepSMOTEDataset(base, fitted)
-    assert not ds.prerendered  # a CPU model
-    assert isinstance(ds._rendered_epoch(None, on_cuda=True), RenderedEpoch)
-    assert ds._rendered_epoch(None, on_cuda=False) is None
-    assert ds._rendered_epoch(False, on_cuda=True) is None
+    assert not DeepSMOTEDataset(base, fitted).prerendered  # a CPU model
+    shape = ((1, 8, 8), torch.uint8)
+    assert isinstance(rendered_epoch(None, True, 10, *shape), RenderedEpoch)
+    assert rendered_epoch(None, False, 10, *shape) is None
+    assert rendered_epoch(False, True, 10, *shape) is None
+    assert rendered_epoch(True, False, 0, *shape) is None  # nothing to render
 
 
-def test_a_store_too_big_for_memory_falls_back_or_fails_with_the_numbers(base_and_fitted, monkeypatch, caplog):
-    base, fitted = base_and_fitted
-    ds = DeepSMOTEDataset(base, fitted)
-    size = RenderedEpoch.size(len(ds) - ds.n_real, tuple(ds.raw_format.shape), ds.raw_format.dtype)
-    monkeypatch.setattr(dataset_module, "available_memory", lambda: 2 * size)  # the store: half of it
-    with caplog.at_level(logging.WARNING, logger=dataset_module.__name__):
-        assert ds._rendered_epoch(None, on_cuda=True) is None
+def test_a_store_too_big_for_memory_falls_back_or_fails_with_the_numbers(monkeypatch, caplog):
+    size = RenderedEpoch.size(100, (1, 8, 8), torch.uint8)
+    monkeypatch.setattr(rendered, "available_memory", lambda: 2 * size)  # the store: half of it
+    with caplog.at_level(logging.WARNING, logger=rendered.__name__):
+        assert rendered_epoch(None, True, 100, (1, 8, 8), torch.uint8) is None
     assert "decoded on demand" in caplog.text and "prerender=True" in caplog.text
     monkeypatch.setattr("torch_deepsmote._utils.memory.available_memory", lambda: size // 2)
     with pytest.raises(ValueError, match="prerender"):
-        ds._rendered_epoch(True, on_cuda=False)
+        rendered_epoch(True, False, 100, (1, 8, 8), torch.uint8)
 
 
 def test_prerender_must_be_a_bool_or_none(base_and_fitted):

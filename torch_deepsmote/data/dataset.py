@@ -11,14 +11,14 @@ import torch
 from torch.utils.data import Dataset
 
 from torch_deepsmote._utils.labels import LabelCoding
-from torch_deepsmote._utils.memory import DATASET_ITEM_BYTES, available_memory, check_memory, format_bytes
+from torch_deepsmote._utils.memory import DATASET_ITEM_BYTES, available_memory, check_memory
 from torch_deepsmote._utils.sampling_strategy import resolve_sampling_strategy
 from torch_deepsmote._utils.seeding import mix_seed
 from torch_deepsmote._utils.validation import check_bool, check_int
 from torch_deepsmote.data.cache import fit_or_load, resolve_cache_dir
 from torch_deepsmote.data.items import RawFormat
 from torch_deepsmote.data.reading import base_attribute, read_format, read_images, read_item, read_targets
-from torch_deepsmote.data.rendered import RenderedEpoch
+from torch_deepsmote.data.rendered import rendered_epoch
 from torch_deepsmote.data.streaming import DatasetSource, held_size
 from torch_deepsmote.latent.smote import SmoteDraw
 from torch_deepsmote.nn.sources import TensorSource
@@ -28,8 +28,7 @@ __all__ = ["DeepSMOTEDataset", "MAX_EPOCH", "STREAM_SHARE"]
 
 STREAM_SHARE = 0.25
 """With ``stream=None``, the base images are streamed when holding them would take more
-than this share of the memory available; with ``prerender=None``, a CUDA model's epochs
-are rendered ahead unless their images would take more than this share."""
+than this share of the memory available."""
 
 MAX_EPOCH = 2**63 - 1
 """The largest epoch :meth:`DeepSMOTEDataset.set_epoch` takes (it is kept in an int64)."""
@@ -96,7 +95,7 @@ class DeepSMOTEDataset(Dataset):
             and by :meth:`set_epoch`), instead of decoding them batch by batch on
             demand; items are the same either way. ``None``: with a CUDA model, unless
             the images would take more than a quarter of the memory available
-            (:data:`STREAM_SHARE`).
+            (:data:`~torch_deepsmote.data.rendered.RENDER_SHARE`).
     """
 
     def __init__(
@@ -161,7 +160,8 @@ class DeepSMOTEDataset(Dataset):
         self._cpu_state = None if on_cpu else oversampler.fitted_state()
         self._cpu_params = oversampler.get_params() | {"device": "cpu", "random_state": None, "autoencoder": None}
         self._worker_oversampler: DeepSMOTE | None = None
-        self._rendered = self._rendered_epoch(prerender, not on_cpu)
+        shape, dtype = tuple(self.raw_format.shape), self.raw_format.dtype
+        self._rendered = rendered_epoch(prerender, not on_cpu, len(self._synthetic_codes), shape, dtype)
         self._render_selected_epoch()
 
     # -- sizes and labels ------------------------------------------------------------
@@ -327,27 +327,6 @@ class DeepSMOTEDataset(Dataset):
         if self._rendered is not None:
             self._rendered.images.share_memory_()
             self._rendered._epoch.share_memory_()
-
-    def _rendered_epoch(self, prerender: bool | None, on_cuda: bool) -> RenderedEpoch | None:
-        """The store that epochs are rendered ahead into, or ``None`` (``prerender``)."""
-        n_items = len(self._synthetic_codes)
-        shape, dtype = tuple(self.raw_format.shape), self.raw_format.dtype
-        if not (on_cuda if prerender is None else prerender) or n_items == 0:
-            return None
-        size = RenderedEpoch.size(n_items, shape, dtype)
-        available = available_memory()
-        if prerender is None and available is not None and size > STREAM_SHARE * available:
-            logger.warning(
-                "the %d synthetic items of an epoch would take %s, more than a quarter of the %s of memory "
-                "available: they are decoded on demand, on the CPU in DataLoader workers (pass prerender=True "
-                "to render them ahead anyway)",
-                n_items,
-                format_bytes(size),
-                format_bytes(available),
-            )
-            return None
-        check_memory("prerender", n_items, size // n_items, "DeepSMOTEDataset's rendered epoch")
-        return RenderedEpoch(n_items, shape, dtype)
 
     def _render_selected_epoch(self) -> None:
         """Render the selected epoch's items into the store, unless it holds them."""

@@ -14,15 +14,24 @@ uint8 images), allocated when the dataset is built.
 
 from __future__ import annotations
 
+import logging
 from typing import Callable
 
 import torch
 from tqdm.auto import tqdm
 
-__all__ = ["RENDER_BATCH", "RenderedEpoch"]
+from torch_deepsmote._utils.memory import available_memory, check_memory, format_bytes
+
+__all__ = ["RENDER_BATCH", "RENDER_SHARE", "RenderedEpoch", "rendered_epoch"]
 
 RENDER_BATCH = 4096
 """Synthetic items per decoder call while an epoch is rendered."""
+
+RENDER_SHARE = 0.25
+"""With ``prerender=None``, a CUDA model's epochs are rendered ahead unless their images
+would take more than this share of the memory available."""
+
+logger = logging.getLogger(__name__)
 
 
 class RenderedEpoch:
@@ -75,3 +84,34 @@ class RenderedEpoch:
                 "select epochs with `DeepSMOTEDataset.set_epoch` in the main process, which renders them."
             )
         return self.images[rows]
+
+
+def rendered_epoch(
+    prerender: bool | None, on_cuda: bool, n_items: int, image_shape: tuple[int, int, int], dtype: torch.dtype
+) -> RenderedEpoch | None:
+    """The store that a dataset's epochs are rendered ahead into, or ``None`` to decode on demand.
+
+    Args:
+        prerender: ``True``/``False`` as asked (``ValueError`` naming ``prerender`` if the
+            store cannot fit in memory); ``None``: ahead with a CUDA model, unless the store
+            would take more than :data:`RENDER_SHARE` of the memory available (then a warning).
+        on_cuda: whether the model decodes on a CUDA device.
+        n_items: synthetic items per epoch.
+        image_shape, dtype: (C, H, W) and dtype of an item.
+    """
+    if not (on_cuda if prerender is None else prerender) or n_items == 0:
+        return None
+    size = RenderedEpoch.size(n_items, image_shape, dtype)
+    available = available_memory()
+    if prerender is None and available is not None and size > RENDER_SHARE * available:
+        logger.warning(
+            "the %d synthetic items of an epoch would take %s, more than a quarter of the %s of memory "
+            "available: they are decoded on demand, on the CPU in DataLoader workers (pass prerender=True "
+            "to render them ahead anyway)",
+            n_items,
+            format_bytes(size),
+            format_bytes(available),
+        )
+        return None
+    check_memory("prerender", n_items, size // n_items, "DeepSMOTEDataset's rendered epoch")
+    return RenderedEpoch(n_items, image_shape, dtype)
