@@ -325,8 +325,7 @@ class DeepSMOTEDataset(Dataset):
         # A copy (``copy.deepcopy``) must reach its own forked workers too.
         self._epoch.share_memory_()
         if self._rendered is not None:
-            self._rendered.images.share_memory_()
-            self._rendered._epoch.share_memory_()
+            self._rendered.share_memory_()
 
     def _render_selected_epoch(self) -> None:
         """Render the selected epoch's items into the store, unless it holds them."""

@@ -47,6 +47,12 @@ class RenderedEpoch:
         self.images = torch.empty((n_items, *image_shape), dtype=dtype).share_memory_()
         self._epoch = torch.full((), -1, dtype=torch.long).share_memory_()
 
+    def share_memory_(self) -> "RenderedEpoch":
+        """Move the images and the epoch to shared memory (a copy's own, for its workers)."""
+        self.images.share_memory_()
+        self._epoch.share_memory_()
+        return self
+
     @staticmethod
     def size(n_items: int, image_shape: tuple[int, int, int], dtype: torch.dtype) -> int:
         """Bytes a store of ``n_items`` images takes."""
