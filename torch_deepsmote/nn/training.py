@@ -294,11 +294,8 @@ def fit_autoencoder(
             class_batch = None
             if penalty == "official":
                 class_batch = _official_class_batch(source, labels, generator).to(device, memory_format=layout)
-            with settings.autocast(device):
-                reconstruction, penalty_term = step(
-                    batch_images.to(device, memory_format=layout), items.to(device), partners.to(device), class_batch
-                )
-            loss = _optimizer_step(optimizer, reconstruction, penalty_term, penalty_weight)
+            inputs = batch_images.to(device, memory_format=layout), items.to(device), partners.to(device), class_batch
+            reconstruction, penalty_term, loss = _train_step(step, optimizer, settings, device, penalty_weight, inputs)
             terms = torch.stack([reconstruction.detach(), penalty_term.detach(), loss.new_ones(())])
             sums += terms.double() * batch.numel()
         if world_size > 1:
@@ -329,15 +326,23 @@ def fit_autoencoder(
     return history
 
 
-def _optimizer_step(
-    optimizer: torch.optim.Optimizer, reconstruction: torch.Tensor, penalty_term: torch.Tensor, penalty_weight: float
-) -> torch.Tensor:
-    """One Adam step on the summed loss (returned) of a batch's two terms."""
+def _train_step(
+    step: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    settings: StepSettings,
+    device: torch.device,
+    penalty_weight: float,
+    inputs: tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor | None],
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """One Adam step on a batch's ``(images, items, partners, class_batch)``, the forward pass
+    under ``settings``' autocast; returns the reconstruction, penalty and summed loss."""
+    with settings.autocast(device):
+        reconstruction, penalty_term = step(*inputs)
     loss = reconstruction.float() + penalty_weight * penalty_term.float()
     optimizer.zero_grad(set_to_none=True)
     loss.backward()
     optimizer.step()
-    return loss
+    return reconstruction, penalty_term, loss
 
 
 def _check_step_settings(step_settings: Any, device: torch.device) -> StepSettings:
@@ -388,9 +393,7 @@ def time_training_step(
         if penalty == "official":
             class_batch = _official_class_batch(source, labels, generator).to(device, memory_format=layout)
         inputs = batch_images.to(device, memory_format=layout), items.to(device), partners.to(device), class_batch
-        with settings.autocast(device):
-            reconstruction, penalty_term = step(*inputs)
-        _optimizer_step(optimizer, reconstruction, penalty_term, penalty_weight)
+        _train_step(step, optimizer, settings, device, penalty_weight, inputs)
 
     one_step()
     _synchronize(device)
